@@ -1,0 +1,50 @@
+# mlmm: the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv demo test lab bench lint clean
+
+help:
+	@echo "make demo   set up .venv, build the demo workspace in data/workspace"
+	@echo "make test   set up .venv, run unit tests, doctests and notebooks"
+	@echo "make lab    open JupyterLab on notebooks/ with the demo workspace"
+	@echo "make bench  run the benchmarks in bench/ against the peers"
+	@echo "make lint   ruff over mlmm/ tests/ bench/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mlmm demo --workspace data/workspace --force
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q --nbval-lax
+
+lab: $(STAMP)
+	@test -f data/workspace/registry.duckdb || $(BIN)/mlmm demo --workspace data/workspace
+	MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/jupyter lab notebooks/
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check mlmm tests bench
+
+clean:
+	rm -rf $(VENV) data/workspace reports/20*

@@ -1,0 +1,44 @@
+"""mlmm: a Jupyter-first workbench for managing classifiers in production.
+
+>>> import mlmm, tempfile
+>>> ws = mlmm.open_workspace(tempfile.mkdtemp())
+>>> str(ws.registry.register("n1-detector", "1.0.0", preset="n1-detector").version)
+'1.0.0'
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import (
+    ApprovalRequiredError,
+    ConflictError,
+    MlmmError,
+    NotFoundError,
+    ValidationError,
+    WorkspaceError,
+    WorkspaceLockedError,
+)
+from .registry import ModelMetadata, ModelType, Registry
+from .version import Version
+from .workspace import Workspace, open_workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApprovalRequiredError",
+    "ConflictError",
+    "MlmmError",
+    "ModelMetadata",
+    "ModelType",
+    "NotFoundError",
+    "Registry",
+    "ValidationError",
+    "Version",
+    "Workspace",
+    "WorkspaceError",
+    "WorkspaceLockedError",
+    "open_workspace",
+]
+
+logging.getLogger("mlmm").addHandler(logging.NullHandler())

@@ -1,0 +1,564 @@
+"""Opening a workspace: its directories, the registry database and its migrations, connections.
+
+A workspace is one directory::
+
+    registry.duckdb      models, versions, events (append-only), settings
+    predictions/         model_name=<m>/date=<YYYY-MM-DD>/part-<id>.parquet (immutable files)
+    labels/              model_name=<m>/part-<id>.parquet (late ground truth, joined at query time)
+    quarantine/          model_name=<m>/date=<YYYY-MM-DD>/part-<id>.parquet (rejected rows + reason)
+    imports/             one JSON record per committed bulk import (makes imports idempotent)
+
+DuckDB locks the whole database file per process and opening it costs ~15 ms. The registry
+connection is therefore opened on first use, kept for a burst of operations, and closed after
+``idle_seconds`` without use (default 0.25 s) or at the end of ``with ws.session():``. When
+another process holds the file, opening retries with backoff for up to ``lock_timeout`` seconds
+and then raises :class:`~mlmm.errors.WorkspaceLockedError` naming the holder. An analyst's
+notebook therefore holds the lock only while it is actually working.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from ._util import current_actor, naive_utc, now
+from .errors import WorkspaceError, WorkspaceLockedError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .registry import Registry
+
+__all__ = ["Workspace", "open_workspace", "default_workspace_path", "SCHEMA_VERSION"]
+
+log = logging.getLogger("mlmm")
+
+DEFAULT_IDLE_SECONDS = 0.25
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+# Forward-only migrations: (version, description, statements). Never edit a released entry;
+# append a new one. Each runs in one transaction together with its schema_version row.
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "registry: versions, append-only events, settings",
+        [
+            "CREATE SEQUENCE IF NOT EXISTS event_seq START 1",
+            """CREATE TABLE versions (
+                model_name VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                major INTEGER NOT NULL, minor INTEGER NOT NULL, patch INTEGER NOT NULL,
+                prerelease VARCHAR,
+                model_type VARCHAR NOT NULL,
+                registered_at TIMESTAMP NOT NULL,
+                registered_by VARCHAR NOT NULL,
+                PRIMARY KEY (model_name, version))""",
+            # One row per change. A change sets one or more of the value columns; "current" is
+            # the latest non-null value per column (arg_max over seq). Nothing is ever updated.
+            """CREATE TABLE events (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                model_name VARCHAR NOT NULL,
+                version VARCHAR,
+                environment VARCHAR,
+                kind VARCHAR NOT NULL,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                config VARCHAR,
+                metrics VARCHAR,
+                description VARCHAR,
+                tags VARCHAR,
+                traffic DOUBLE,
+                details VARCHAR)""",
+            "CREATE INDEX events_model ON events (model_name)",
+            """CREATE TABLE settings (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                key VARCHAR NOT NULL,
+                value VARCHAR NOT NULL,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR)""",
+        ],
+    ),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "retention_days": 30,  # seed 000 "Retention: Performance-Daten 30 Tage aufbewahren"
+    "max_future_seconds": 86400,  # a prediction more than a day in the future is rejected
+}
+
+_LOCK_HOLDER_RE = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+def default_workspace_path() -> Path:
+    """``MLMM_HOME`` if set; else the nearest ``data/workspace`` with a registry in the current
+    directory or its parents (so a notebook in ``notebooks/`` finds the project's demo); else
+    ``./data/workspace``."""
+    env = os.environ.get("MLMM_HOME")
+    if env:
+        return Path(env).expanduser()
+    cwd = Path.cwd()
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / "data" / "workspace"
+        if (candidate / "registry.duckdb").exists():
+            return candidate
+    return cwd / "data" / "workspace"
+
+
+def _describe_pid(pid: str) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    cmd = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    return cmd[:120]
+
+
+class _RegistryConnection:
+    """One DuckDB connection to the registry file, opened on demand and closed when idle."""
+
+    def __init__(self, path: Path, idle_seconds: float, lock_timeout: float) -> None:
+        self.path = path
+        self.idle_seconds = idle_seconds
+        self.lock_timeout = lock_timeout
+        self._cond = threading.Condition(threading.RLock())
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._depth = 0
+        self._deadline: float | None = None
+        self._reaper: threading.Thread | None = None
+        self._migrated = False
+        self.opens = 0  # how many times the file was opened (for tests and `workspace info`)
+
+    # -- public -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def use(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the connection (opening it if needed) for one operation; thread-safe."""
+        with self._cond:
+            if self._con is None:
+                self._con = self._open()
+            self._depth += 1
+            try:
+                yield self._con
+            finally:
+                self._release()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep the connection open across several operations (``ws.session()``)."""
+        with self._cond:
+            if self._con is None:
+                self._con = self._open()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._release()
+
+    @property
+    def is_open(self) -> bool:
+        return self._con is not None
+
+    def close(self) -> None:
+        with self._cond:
+            self._close()
+
+    # -- internals --------------------------------------------------------------------------
+    def _release(self) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
+        if self.idle_seconds <= 0:
+            self._close()
+            return
+        self._deadline = time.monotonic() + self.idle_seconds
+        if self._reaper is None or not self._reaper.is_alive():
+            self._reaper = threading.Thread(target=self._reap, name="mlmm-registry-idle", daemon=True)
+            self._reaper.start()
+        else:
+            self._cond.notify_all()
+
+    def _reap(self) -> None:
+        with self._cond:
+            while self._con is not None:
+                if self._depth == 0 and self._deadline is not None:
+                    remaining = self._deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._close()
+                        break
+                    self._cond.wait(remaining)
+                else:
+                    self._cond.wait()
+
+    def _close(self) -> None:
+        if self._con is not None:
+            try:
+                self._con.close()
+            finally:
+                self._con = None
+                self._deadline = None
+                self._cond.notify_all()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.005
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                message = str(exc)
+                if "lock" not in message.lower():
+                    raise WorkspaceError(f"registry={self.path}: cannot open: {message}") from exc
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    holder = None
+                    match = _LOCK_HOLDER_RE.search(message)
+                    if match:
+                        cmd = _describe_pid(match.group(2))
+                        holder = f"PID {match.group(2)} ({cmd or match.group(1)})"
+                    raise WorkspaceLockedError(
+                        f"registry={self.path}: locked by {holder or 'another process'} for more than "
+                        f"{self.lock_timeout:g}s; expected it to be released (close that session or "
+                        "raise lock_timeout / MLMM_LOCK_TIMEOUT)",
+                        holder=holder,
+                    ) from None
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.1)
+                continue
+            except duckdb.Error as exc:
+                raise WorkspaceError(f"registry={self.path}: cannot open: {exc}") from exc
+            self.opens += 1
+            if not self._migrated:
+                try:
+                    _migrate(con, self.path)
+                except BaseException:
+                    con.close()
+                    raise
+                self._migrated = True
+            return con
+
+    def _after_fork(self) -> None:
+        # A forked child must not touch the parent's connection (nor its lock): forget it.
+        self._cond = threading.Condition(threading.RLock())
+        self._con = None
+        self._depth = 0
+        self._reaper = None
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP, description VARCHAR)")
+    current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise WorkspaceError(
+            f"registry={path}: schema version {current} is newer than this mlmm understands "
+            f"({SCHEMA_VERSION}); expected an mlmm release that knows it (upgrade mlmm)"
+        )
+    for version, description, statements in MIGRATIONS:
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in statements:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)", [version, naive_utc(now()), description]
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        log.info("migrated %s to schema version %d (%s)", path, version, description)
+
+
+# One in-memory DuckDB per process for queries over Parquet; a cursor per thread.
+_MEMORY: dict[str, Any] = {"con": None, "pid": None}
+_MEMORY_LOCK = threading.Lock()
+_THREAD = threading.local()
+
+
+def memory_cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor (per thread) on this process's in-memory DuckDB, for queries over Parquet."""
+    pid = os.getpid()
+    cursor = getattr(_THREAD, "cursor", None)
+    if cursor is not None and getattr(_THREAD, "pid", None) == pid:
+        return cursor
+    with _MEMORY_LOCK:
+        if _MEMORY["con"] is None or _MEMORY["pid"] != pid:
+            _MEMORY["con"] = duckdb.connect(":memory:")
+            _MEMORY["pid"] = pid
+        cursor = _MEMORY["con"].cursor()
+    _THREAD.cursor, _THREAD.pid = cursor, pid
+    return cursor
+
+
+class Workspace:
+    """A workspace directory: the registry, the prediction log and the quarantine.
+
+    Use :func:`open_workspace` to get one. ``ws.registry`` is the model registry;
+    ``ws.predictions(...)`` reads the prediction log as a polars LazyFrame.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        lock_timeout: float | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        if self.path.exists() and not self.path.is_dir():
+            raise WorkspaceError(f"workspace={self.path}: is a file; expected a directory")
+        if lock_timeout is None:
+            lock_timeout = float(os.environ.get("MLMM_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+        try:
+            for folder in (self.path, self.predictions_dir, self.labels_dir, self.quarantine_dir, self.imports_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"workspace={self.path}: cannot create: {exc}") from exc
+        self._conn = _LIVE.connection(self.registry_path, idle_seconds, lock_timeout)
+        self._registry: Registry | None = None
+        self._settings_cache: tuple[float, dict[str, Any]] | None = None
+
+    # -- paths ------------------------------------------------------------------------------
+    @property
+    def registry_path(self) -> Path:
+        return self.path / "registry.duckdb"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.path / "predictions"
+
+    @property
+    def labels_dir(self) -> Path:
+        return self.path / "labels"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.path / "quarantine"
+
+    @property
+    def imports_dir(self) -> Path:
+        return self.path / "imports"
+
+    # -- connections ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Workspace]:
+        """Keep the registry open for a burst of operations; released at the end of the block.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     ws = open_workspace(tmp)
+        ...     with ws.session():
+        ...         _ = ws.registry.register("demo-model", "1.0.0")
+        ...         print(ws.registry.get_latest("demo-model").version)
+        ...     ws.close()
+        1.0.0
+        """
+        with self._conn.hold():
+            yield self
+
+    def _connect(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return self._conn.use()
+
+    def close(self) -> None:
+        """Release the registry file now (it is also released after a short idle time)."""
+        self._conn.close()
+
+    @property
+    def lock_held(self) -> bool:
+        """True while this process has the registry file open."""
+        return self._conn.is_open
+
+    # -- settings (append-only; the latest value of a key wins) -----------------------------
+    def settings(self) -> dict[str, Any]:
+        """Current workspace settings: defaults overlaid with what was set."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT key, arg_max(value, seq) FROM settings GROUP BY key"
+            ).fetchall()
+        merged = dict(DEFAULT_SETTINGS)
+        merged.update({key: json.loads(value) for key, value in rows})
+        return merged
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.settings().get(key, default)
+
+    def set_setting(self, key: str, value: Any, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Record a new value for a workspace setting (the old value stays in history)."""
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO settings (ts, key, value, actor, reason) VALUES (?, ?, ?, ?, ?)",
+                [naive_utc(now()), key, json.dumps(value), current_actor(actor), reason],
+            )
+
+    # -- services ---------------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            from .registry import Registry
+
+            self._registry = Registry(self)
+        return self._registry
+
+    def predictions(
+        self,
+        model: str | None = None,
+        version: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        last_n: int | None = None,
+        *,
+        with_labels: bool = True,
+    ) -> pl.LazyFrame:
+        """The prediction log as a polars LazyFrame (labels joined; latest label wins).
+
+        See :func:`mlmm.predictions.read_predictions`.
+        """
+        from .predictions import read_predictions
+
+        return read_predictions(
+            self, model=model, version=version, since=since, until=until, last_n=last_n, with_labels=with_labels
+        )
+
+    def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run SQL over this workspace's log with DuckDB; views ``predictions``, ``labels`` and
+        ``quarantine`` are defined (``predictions`` already has the latest labels joined).
+
+        See :func:`mlmm.predictions.sql`.
+        """
+        from .predictions import sql
+
+        return sql(self, query, params)
+
+    def info(self) -> dict[str, Any]:
+        """What the workspace holds: paths, schema version, counts, sizes."""
+        with self._connect() as con:
+            schema = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            models, versions = con.execute(
+                "SELECT count(DISTINCT model_name), count(*) FROM versions"
+            ).fetchone()
+            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+
+        def _size(folder: Path) -> tuple[int, int]:
+            files = [p for p in folder.rglob("*.parquet") if not p.name.startswith(".")]
+            return len(files), sum(p.stat().st_size for p in files)
+
+        pred_files, pred_bytes = _size(self.predictions_dir)
+        q_files, q_bytes = _size(self.quarantine_dir)
+        label_files, label_bytes = _size(self.labels_dir)
+        return {
+            "path": str(self.path),
+            "registry": str(self.registry_path),
+            "schema_version": schema,
+            "models": models,
+            "versions": versions,
+            "events": events,
+            "prediction_files": pred_files,
+            "prediction_bytes": pred_bytes,
+            "label_files": label_files,
+            "label_bytes": label_bytes,
+            "quarantine_files": q_files,
+            "quarantine_bytes": q_bytes,
+            "settings": self.settings(),
+        }
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _LiveSet:
+    """The registry connections of this process, one per registry file (workspaces opened twice
+    share it, so they also share its lock and its cached state)."""
+
+    def __init__(self) -> None:
+        self._conns: dict[Path, _RegistryConnection] = {}
+        self._lock = threading.Lock()
+
+    def connection(self, path: Path, idle_seconds: float, lock_timeout: float) -> _RegistryConnection:
+        with self._lock:
+            conn = self._conns.get(path)
+            if conn is None:
+                conn = self._conns[path] = _RegistryConnection(path, idle_seconds, lock_timeout)
+            else:
+                conn.idle_seconds, conn.lock_timeout = idle_seconds, lock_timeout
+            return conn
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        for conn in self._conns.values():
+            conn._after_fork()
+        _MEMORY["con"] = None
+        _MEMORY["pid"] = None
+
+    def close_all(self) -> None:
+        # Close connections before interpreter teardown (DuckDB's bindings complain otherwise).
+        for conn in list(self._conns.values()):
+            with contextlib.suppress(Exception):
+                conn.close()
+        con = _MEMORY.get("con")
+        if con is not None and _MEMORY.get("pid") == os.getpid():
+            with contextlib.suppress(Exception):
+                con.close()
+        _MEMORY["con"] = None
+
+
+_LIVE = _LiveSet()
+os.register_at_fork(after_in_child=_LIVE.after_fork)
+atexit.register(_LIVE.close_all)
+
+
+def open_workspace(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    idle_seconds: float = DEFAULT_IDLE_SECONDS,
+    lock_timeout: float | None = None,
+) -> Workspace:
+    """Open (and on first use create) a workspace.
+
+    Parameters
+    ----------
+    path
+        The workspace directory. Default: ``MLMM_HOME``, else the nearest ``data/workspace``
+        with a registry in the current directory or its parents, else ``./data/workspace``.
+    idle_seconds
+        Close the registry file after this long without use (default 0.25 s), so other
+        processes can use it.
+    lock_timeout
+        How long to wait for another process to release the registry before raising
+        :class:`~mlmm.errors.WorkspaceLockedError` (default 10 s, or ``MLMM_LOCK_TIMEOUT``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ws = open_workspace(tmp)
+    ...     print(sorted(p.name for p in ws.path.iterdir() if p.is_dir()))
+    ...     print(ws.info()["schema_version"])
+    ...     ws.close()
+    ['imports', 'labels', 'predictions', 'quarantine']
+    1
+    """
+    ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
+    with ws._connect():
+        pass  # create the registry and run migrations now, so errors surface at open
+    return ws
+
+
