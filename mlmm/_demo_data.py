@@ -43,7 +43,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
@@ -52,7 +52,7 @@ import polars as pl
 
 __all__ = ["DemoData", "DemoEpisode", "DemoEvent", "DemoVersion", "MODEL_NAMES", "generate"]
 
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 _US_PER_DAY = 86_400_000_000
 _US_PER_MINUTE = 60_000_000
 _STORY_DAYS = 30  # the story below is written for a 30-day window and scaled to ``days``
@@ -66,18 +66,6 @@ _QUEUE_SCORE_BUMP = 0.15  # the model sees longer jobs after the shift: a few mo
 
 MODEL_NAMES = ("n1-detector", "waf-behavioral", "queue-anomaly")
 
-PREDICTION_SCHEMA: dict[str, pl.DataType] = {
-    "prediction_id": pl.String(),
-    "version": pl.String(),
-    "timestamp": pl.Datetime("us", "UTC"),
-    "prediction": pl.Int64(),
-    "confidence": pl.Float64(),
-}
-LABEL_SCHEMA: dict[str, pl.DataType] = {
-    "prediction_id": pl.String(),
-    "actual": pl.Int64(),
-    "labeled_at": pl.Datetime("us", "UTC"),
-}
 MALFORMED_COLUMNS = ("model_name", "version", "timestamp", "prediction", "confidence", "prediction_id", "problem")
 
 
@@ -202,7 +190,7 @@ class DemoEpisode:
         return f"DemoEpisode({self.model_name} {what}, {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DemoData:
     """Everything :func:`generate` makes.
 
@@ -215,9 +203,9 @@ class DemoData:
     end: _dt.datetime
     versions: tuple[DemoVersion, ...]
     events: tuple[DemoEvent, ...]
-    predictions: dict[str, pl.DataFrame] = field(repr=False)
-    labels: dict[str, pl.DataFrame] = field(repr=False)
-    malformed: pl.DataFrame = field(repr=False)
+    predictions: dict[str, pl.DataFrame]
+    labels: dict[str, pl.DataFrame]
+    malformed: pl.DataFrame
     episodes: tuple[DemoEpisode, ...]
 
     def version(self, model_name: str, version: str) -> DemoVersion:
@@ -274,6 +262,10 @@ class _ModelSpec:
     framework: str
 
 
+def _day(day: int, hour: int = 0) -> float:
+    return day + hour / 24
+
+
 _MODELS = (
     _ModelSpec("n1-detector", "n1-", 1_500, 0.15, "platform-performance", "scikit-learn"),
     _ModelSpec("waf-behavioral", "waf-", 6_000, 0.06, "security", "lightgbm"),
@@ -284,27 +276,27 @@ _QUEUE_BASE = {"threshold": 0.6, "zscore_threshold": 3.0, "iqr_multiplier": 1.5,
 
 _VERSIONS = (
     _VersionSpec(
-        "n1-detector", "1.0.0", -45.0, {"threshold": 0.7}, 0.90, 0.80,
+        "n1-detector", "1.0.0", _day(-45, 10), {"threshold": 0.7}, 0.90, 0.80,
         "Gradient-boosted classifier that flags requests whose database queries follow an N+1 pattern.",
     ),
     _VersionSpec(
-        "n1-detector", "1.1.0", 9.1, {"threshold": 0.75}, 0.93, 0.87,
+        "n1-detector", "1.1.0", _day(9, 2), {"threshold": 0.75}, 0.93, 0.87,
         "Retrained N+1 detector with per-endpoint query statistics and a stricter threshold.",
     ),
     _VersionSpec(
-        "waf-behavioral", "2.0.0", -70.0, {"threshold": 0.7}, 0.93, 0.75,
+        "waf-behavioral", "2.0.0", _day(-70, 10), {"threshold": 0.7}, 0.93, 0.75,
         "Behavioural WAF model that scores client sessions for attack patterns from request statistics.",
     ),
     _VersionSpec(
-        "waf-behavioral", "2.1.0", 10.1, {"threshold": 0.7}, 0.945, 0.84,
+        "waf-behavioral", "2.1.0", _day(10, 10), {"threshold": 0.7}, 0.945, 0.84,
         "WAF model retrained on three more months of traffic, with payload entropy features.",
     ),
     _VersionSpec(
-        "queue-anomaly", "1.2.0", -20.0, dict(_QUEUE_BASE), 0.85, 0.82,
+        "queue-anomaly", "1.2.0", _day(-20, 10), dict(_QUEUE_BASE), 0.85, 0.82,
         "Statistical detector that flags queue jobs whose duration or memory is abnormal for their job type.",
     ),
     _VersionSpec(
-        "queue-anomaly", "1.3.0", 11.05,
+        "queue-anomaly", "1.3.0", _day(11, 11),
         {"threshold": 0.55, "zscore_threshold": 2.5, "iqr_multiplier": 1.5, "window_size": 200},
         0.80, 0.70,
         "Queue detector with a wider window and lower z-score cut, meant to catch slow drifts earlier.",
@@ -312,39 +304,40 @@ _VERSIONS = (
 )
 
 # (story day, model, version, environment, action, actor, reason, traffic share)
+# (story day, model, version, environment, action, actor, reason, traffic share)
 _EVENTS: tuple[tuple[float, str, str, str, str, str, str, float | None], ...] = (
-    (-44.0, "n1-detector", "1.0.0", "staging", "deploy", "bob", "first N+1 detector for staging tests", None),
-    (-42.0, "n1-detector", "1.0.0", "production", "approve", "alice", "staging run clean for two days", None),
-    (-41.9, "n1-detector", "1.0.0", "production", "deploy", "ci-pipeline", "initial production release", None),
-    (-68.0, "waf-behavioral", "2.0.0", "staging", "deploy", "carol", "replay of last month's traffic", None),
-    (-66.0, "waf-behavioral", "2.0.0", "production", "approve", "alice", "false-positive review done", None),
-    (-65.9, "waf-behavioral", "2.0.0", "production", "deploy", "ci-pipeline", "replaces the rule-only WAF", None),
-    (-19.0, "queue-anomaly", "1.2.0", "staging", "deploy", "dave", "tuned z-score and IQR cuts", None),
-    (-18.0, "queue-anomaly", "1.2.0", "production", "approve", "alice", "alarm volume acceptable", None),
-    (-17.9, "queue-anomaly", "1.2.0", "production", "deploy", "ci-pipeline", "replaces 1.1.0", None),
+    (_day(-44, 10), "n1-detector", "1.0.0", "staging", "deploy", "bob", "first N+1 detector for staging tests", None),
+    (_day(-42, 10), "n1-detector", "1.0.0", "production", "approve", "alice", "staging run clean for two days", None),
+    (_day(-42, 11), "n1-detector", "1.0.0", "production", "deploy", "ci-pipeline", "initial production release", None),
+    (_day(-68, 10), "waf-behavioral", "2.0.0", "staging", "deploy", "carol", "replay of last month's traffic", None),
+    (_day(-66, 10), "waf-behavioral", "2.0.0", "production", "approve", "alice", "false-positive review done", None),
+    (_day(-66, 11), "waf-behavioral", "2.0.0", "production", "deploy", "ci-pipeline", "replaces the rule-only WAF", None),
+    (_day(-19, 10), "queue-anomaly", "1.2.0", "staging", "deploy", "dave", "tuned z-score and IQR cuts", None),
+    (_day(-18, 10), "queue-anomaly", "1.2.0", "production", "approve", "alice", "alarm volume acceptable", None),
+    (_day(-18, 11), "queue-anomaly", "1.2.0", "production", "deploy", "ci-pipeline", "replaces 1.1.0", None),
     # n1-detector 1.1.0: staging, a five-step canary, then the production deploy
-    (9.2, "n1-detector", "1.1.0", "staging", "deploy", "bob", "retrained on per-endpoint statistics", None),
-    (11.0, "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.10),
-    (12.0, "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.25),
-    (13.0, "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.50),
-    (14.0, "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.75),
-    (15.0, "n1-detector", "1.1.0", "production", "traffic", "bob", "", 1.00),
-    (15.2, "n1-detector", "1.1.0", "production", "approve", "alice", "canary accuracy 0.93 vs 0.90 for 1.0.0", None),
-    (15.25, "n1-detector", "1.1.0", "production", "deploy", "ci-pipeline", "canary completed", None),
+    (_day(9, 5), "n1-detector", "1.1.0", "staging", "deploy", "bob", "retrained on per-endpoint statistics", None),
+    (_day(11, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.10),
+    (_day(12, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.25),
+    (_day(13, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.50),
+    (_day(14, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.75),
+    (_day(15, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 1.00),
+    (_day(15, 14), "n1-detector", "1.1.0", "production", "approve", "alice", "canary accuracy 0.93 vs 0.90 for 1.0.0", None),
+    (_day(15, 15), "n1-detector", "1.1.0", "production", "deploy", "ci-pipeline", "canary completed", None),
     # waf-behavioral 2.1.0: the same path, full rollout on day 16
-    (10.25, "waf-behavioral", "2.1.0", "staging", "deploy", "carol", "retrained with payload entropy", None),
-    (12.1, "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.10),
-    (13.1, "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.25),
-    (14.1, "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.50),
-    (15.1, "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.75),
-    (16.1, "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 1.00),
-    (16.2, "waf-behavioral", "2.1.0", "production", "approve", "alice", "canary accuracy 0.945 vs 0.93", None),
-    (16.3, "waf-behavioral", "2.1.0", "production", "deploy", "ci-pipeline", "canary completed", None),
+    (_day(10, 15), "waf-behavioral", "2.1.0", "staging", "deploy", "carol", "retrained with payload entropy", None),
+    (_day(12, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.10),
+    (_day(13, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.25),
+    (_day(14, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.50),
+    (_day(15, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.75),
+    (_day(16, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 1.00),
+    (_day(16, 13), "waf-behavioral", "2.1.0", "production", "approve", "alice", "canary accuracy 0.945 vs 0.93", None),
+    (_day(16, 14), "waf-behavioral", "2.1.0", "production", "deploy", "ci-pipeline", "canary completed", None),
     # queue-anomaly 1.3.0: a 10 % canary that raises too many false alarms and is rolled back
-    (11.2, "queue-anomaly", "1.3.0", "staging", "deploy", "dave", "wider window, lower z-score cut", None),
-    (12.125, "queue-anomaly", "1.3.0", "production", "traffic", "dave", "", 0.10),
+    (_day(11, 14), "queue-anomaly", "1.3.0", "staging", "deploy", "dave", "wider window, lower z-score cut", None),
+    (_day(12, 11), "queue-anomaly", "1.3.0", "production", "traffic", "dave", "", 0.10),
     (
-        14.05, "queue-anomaly", "1.2.0", "production", "rollback", "dave",
+        _day(14, 9), "queue-anomaly", "1.2.0", "production", "rollback", "dave",
         "canary 1.3.0 raised about a third more false alarms than 1.2.0 (accuracy 0.80 vs 0.85); "
         "production back to 1.2.0 only",
         None,
@@ -443,7 +436,7 @@ def _queue_features(rng: np.random.Generator, a: np.ndarray, z: np.ndarray, day:
     shifted = day >= _SHIFT_START
     job = _choice(rng, _QUEUE_JOB_P, shifted.astype(np.int64))
     kind = rng.random(n)
-    slow = a & (kind < 0.75)  # 45 % slow only, 25 % both, 30 % memory only
+    slow = a & (kind < 0.75)  # 45 % slow only, 30 % both, 25 % memory only
     heavy = a & (kind >= 0.45)
     log_duration = (
         _QUEUE_DURATION_S[job]
@@ -630,7 +623,7 @@ def generate(
 
     def at(day: float) -> _dt.datetime:
         offset = day if day < 0 else day * scale
-        return start + _dt.timedelta(seconds=round(offset * 86_400))
+        return start + _dt.timedelta(minutes=round(offset * 1_440))
 
     streams = np.random.SeedSequence(int(seed)).spawn(len(_MODELS) + 1)
 
@@ -661,7 +654,7 @@ def generate(
     start_us, end_us = _epoch_us(start), _epoch_us(end)
     predictions: dict[str, pl.DataFrame] = {}
     labels: dict[str, pl.DataFrame] = {}
-    for model, n, stream in zip(_MODELS, _row_counts(rows, days), streams, strict=False):
+    for model, n, stream in zip(_MODELS, _row_counts(rows, days), streams[:-1], strict=True):
         rng = np.random.default_rng(stream)
         model_versions = [v for v in versions if v.model_name == model.name]
         frame, truth = _predictions(rng, model, n, start_us, days, model_versions, quality, events, at)
@@ -791,14 +784,16 @@ def _labels(rng: np.random.Generator, ids: pl.Series, stamps: pl.Series, truth: 
     first_actual = np.where(corrected, 1 - actual, actual)
 
     index = np.concatenate([np.flatnonzero(labelled), np.flatnonzero(corrected)])
-    frame = pl.DataFrame(
+    arrival = np.concatenate([labelled_at[labelled], correction_at[corrected]])
+    values = np.concatenate([first_actual[labelled], actual[corrected]])
+    order = np.argsort(arrival)  # labels in the order they arrive (deterministic for equal input)
+    return pl.DataFrame(
         [
-            ids.gather(index),
-            pl.Series("actual", np.concatenate([first_actual[labelled], actual[corrected]]), dtype=pl.Int64),
-            _datetime_column("labeled_at", np.concatenate([labelled_at[labelled], correction_at[corrected]])),
+            ids.gather(index[order]),
+            pl.Series("actual", values[order], dtype=pl.Int64),
+            _datetime_column("labeled_at", arrival[order]),
         ]
     )
-    return frame.sort("labeled_at", maintain_order=True)
 
 
 _PROBLEMS = (
@@ -831,7 +826,7 @@ def _malformed(rng: np.random.Generator, predictions: dict[str, pl.DataFrame], v
         if column == "confidence":
             confidence = float(bad)
         if problem == "timestamp_in_future":
-            bad = stamp.replace(year=2099).isoformat()
+            bad = stamp.replace(year=2099, day=min(stamp.day, 28)).isoformat()
         good = {
             "model_name": name,
             "version": version,

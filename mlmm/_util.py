@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ValidationError
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$")

@@ -1,0 +1,1526 @@
+"""The prediction log: one prediction at a time from serving code, bulk imports, late labels.
+
+Layout (hive-partitioned Parquet, every file immutable)::
+
+    predictions/model_name=<m>/date=<YYYY-MM-DD>/part-<batch>-<n>.parquet
+    labels/model_name=<m>/part-<batch>.parquet
+    quarantine/date=<YYYY-MM-DD>/part-<batch>.parquet
+    imports/<batch>.json
+
+Files are written under a hidden temporary name and renamed into place, so a reader never
+sees half a file and any number of processes may append at once. A bulk import commits by
+writing ``imports/<batch>.json`` last; its part files have deterministic names, so a re-run
+after a crash (even ``kill -9``) replaces what the first run left and imports exactly once.
+
+Columns of the log: ``prediction_id`` (String), ``version`` (String), ``timestamp``
+(Datetime UTC), ``prediction`` (Int64 class: 0/1 for binary classifiers), ``actual``
+(Int64 or null), ``confidence`` (Float64 in [0, 1]: the model's probability for the positive
+class), ``batch_id`` and any feature columns (numbers as Float64, text as String, flags as
+Boolean). ``model_name`` and ``date`` come from the directory names.
+
+Rows that fail validation are never dropped: they go to ``quarantine/`` with the reason,
+and every call returns a summary of what was accepted and what was not.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import datetime as _dt
+import hashlib
+import itertools
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._util import UTC, atomic_write_json, fsync_dir, is_valid_name, now, parse_duration, to_utc
+from .errors import MlmmError, NotFoundError, ValidationError
+from .version import Version
+from .workspace import memory_cursor
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+__all__ = [
+    "ImportSummary",
+    "LabelSummary",
+    "PredictionTracker",
+    "log_predictions",
+    "log_labels",
+    "read_predictions",
+    "read_labels",
+    "read_quarantine",
+    "sql",
+    "stats",
+    "cleanup",
+    "compact",
+    "anonymize_rules",
+    "set_anonymize",
+    "BASE_SCHEMA",
+]
+
+log = logging.getLogger("mlmm")
+
+BASE_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "version": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "prediction": pl.Int64(),
+    "actual": pl.Int64(),
+    "confidence": pl.Float64(),
+    "batch_id": pl.String(),
+}
+HIVE_SCHEMA: dict[str, pl.DataType] = {"model_name": pl.String(), "date": pl.Date()}
+RESERVED = set(BASE_SCHEMA) | set(HIVE_SCHEMA) | {"labeled_at", "ingested_at", "reason", "rule"}
+LABEL_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "actual": pl.Int64(),
+    "labeled_at": pl.Datetime("us", "UTC"),
+    "batch_id": pl.String(),
+}
+
+_FEATURE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TS_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d",
+)
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+_PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "statistics": True}
+_MANIFEST_PREFIX = "_compact-"
+
+
+# ----------------------------------------------------------------------------- results
+@dataclasses.dataclass(frozen=True)
+class ImportSummary:
+    """What an import (or a tracker flush) did.
+
+    ``reasons`` counts quarantined rows per rule; ``examples`` has the first full reason per
+    rule (with the row number and the bad value).
+    """
+
+    batch_id: str
+    source: str
+    accepted: int
+    quarantined: int
+    reasons: dict[str, int]
+    examples: dict[str, str]
+    files: int
+    seconds: float
+    already_imported: bool = False
+    models: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return self.accepted + self.quarantined
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["rows"] = self.rows
+        return out
+
+    def __repr__(self) -> str:
+        head = "already imported: " if self.already_imported else ""
+        text = f"<ImportSummary {head}{self.accepted} accepted, {self.quarantined} quarantined from {self.source}"
+        if self.reasons:
+            text += " (" + ", ".join(f"{k}: {v}" for k, v in self.reasons.items()) + ")"
+        return text + ">"
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelSummary:
+    """What :func:`log_labels` did: labels stored, labels for unknown predictions, rejects."""
+
+    batch_id: str
+    model: str
+    accepted: int
+    unknown_ids: int
+    quarantined: int
+    reasons: dict[str, int]
+    examples: dict[str, str]
+    unknown_examples: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<LabelSummary {self.model}: {self.accepted} accepted, {self.unknown_ids} for unknown predictions,"
+            f" {self.quarantined} quarantined>"
+        )
+
+
+# ----------------------------------------------------------------------------- input
+def _to_frame(data: Any) -> tuple[pl.DataFrame, str]:
+    """polars / pandas / pyarrow / dict-of-lists / path (CSV, Parquet, JSON lines) -> DataFrame."""
+    if isinstance(data, pl.LazyFrame):
+        return data.collect(), "lazyframe"
+    if isinstance(data, pl.DataFrame):
+        return data, "dataframe"
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        return pl.from_arrow(data), "arrow"  # type: ignore[return-value]
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.exists():
+            raise NotFoundError(f"file={str(path)!r}: does not exist")
+        suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+        try:
+            if suffix in (".parquet", ".pq"):
+                return pl.read_parquet(path), str(path)
+            if suffix in (".csv", ".csv.gz", ".tsv"):
+                return pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema=False), str(path)
+            if suffix in (".jsonl", ".ndjson", ".json"):
+                return pl.read_ndjson(path, infer_schema_length=None), str(path)
+        except pl.exceptions.PolarsError as exc:
+            raise ValidationError(f"file={str(path)!r}: cannot be read as {suffix[1:]}: {exc}") from None
+        raise ValidationError(f"file={str(path)!r}: expected .parquet, .csv, .tsv or .jsonl")
+    if type(data).__module__.startswith("pandas"):
+        return pl.from_pandas(data), "pandas"
+    if isinstance(data, Mapping):
+        return pl.DataFrame(dict(data)), "dict"
+    if isinstance(data, list):
+        return pl.DataFrame(data), "records"
+    raise ValidationError(
+        f"data={type(data).__name__}: expected a polars/pandas/pyarrow frame, a dict of columns, a list of rows "
+        "or a path to a CSV, Parquet or JSON-lines file"
+    )
+
+
+def _file_batch_id(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return "f" + digest.hexdigest()
+
+
+def _check_batch_id(batch_id: str) -> str:
+    if not isinstance(batch_id, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", batch_id):
+        raise ValidationError(f"batch_id={batch_id!r}: expected 1-80 letters, digits, '.', '_' or '-'")
+    return batch_id
+
+
+# ----------------------------------------------------------------------------- validation
+def _class_column(col: str, dtype: pl.DataType, *, nullable: bool) -> tuple[pl.Expr, pl.Expr]:
+    """(value as Int64, reason-or-null) for a class column given as bool, int, float or text."""
+    c = pl.col(col)
+    expected = "expected 0/1, true/false or an integer class"
+    if dtype == pl.Boolean:
+        value = c.cast(pl.Int64)
+    elif dtype.is_integer():
+        value = c.cast(pl.Int64, strict=False)
+    elif dtype.is_float():
+        value = pl.when(c.is_finite() & (c == c.round(0))).then(c.cast(pl.Int64, strict=False))
+    elif dtype == pl.String or dtype == pl.Categorical:
+        text = c.cast(pl.String).str.strip_chars().str.to_lowercase()
+        value = (
+            pl.when(text.is_in(list(_TRUE))).then(pl.lit(1, pl.Int64))
+            .when(text.is_in(list(_FALSE))).then(pl.lit(0, pl.Int64))
+            .otherwise(pl.coalesce(
+                text.cast(pl.Int64, strict=False),
+                pl.when(text.cast(pl.Float64, strict=False) == text.cast(pl.Float64, strict=False).round(0))
+                .then(text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)),
+            ))
+        )
+        value = pl.when(text == "").then(None).otherwise(value)
+    elif dtype == pl.Null:
+        value = pl.lit(None, pl.Int64)
+    else:
+        value = pl.lit(None, pl.Int64)
+    bad_value = c.cast(pl.String, strict=False)
+    present = c.is_not_null() if dtype != pl.String else (c.is_not_null() & (c.cast(pl.String).str.strip_chars() != ""))
+    reason = (
+        pl.when(present & value.is_null())
+        .then(pl.format(f"{col}='{{}}': {expected}", bad_value))
+    )
+    if not nullable:
+        reason = reason.when(~present).then(pl.lit(f"{col} is missing: {expected}"))
+    return value.alias(col), reason
+
+
+def _parse_timestamps(frame: pl.DataFrame, column: str, out: str = "_ts") -> pl.DataFrame:
+    """Add ``out``: ``column`` as Datetime(us, UTC), null where it cannot be parsed.
+
+    Datetimes (naive = UTC), dates, epoch seconds and ISO-8601 text are accepted; text in
+    other forms goes through Python's parser (rare rows only).
+    """
+    dtype = frame.schema[column]
+    c = pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        value = c.dt.replace_time_zone("UTC") if dtype.time_zone is None else c.dt.convert_time_zone("UTC")
+        value = value.dt.cast_time_unit("us")
+    elif dtype == pl.Date:
+        value = c.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    elif dtype.is_numeric():
+        value = (c.cast(pl.Float64) * 1_000_000).cast(pl.Int64, strict=False).cast(pl.Datetime("us", "UTC"))
+    elif dtype == pl.String:
+        text = c.str.strip_chars()
+        value = pl.coalesce(
+            [text.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us") for fmt in _TS_FORMATS]
+        )
+    else:
+        value = pl.lit(None, pl.Datetime("us", "UTC"))
+    frame = frame.with_columns(value.alias(out))
+    if dtype == pl.String:
+        residual = frame.filter(pl.col(out).is_null() & c.is_not_null() & (c.str.strip_chars() != ""))
+        if residual.height:
+            fixed = _python_timestamps(residual.get_column(column).to_list())
+            patch = pl.DataFrame(
+                {"_row": residual.get_column("_row"), "_fix": pl.Series(fixed, dtype=pl.Datetime("us", "UTC"))}
+            )
+            frame = frame.join(patch, on="_row", how="left").with_columns(pl.coalesce(out, "_fix").alias(out)).drop("_fix")
+    return frame
+
+
+def _python_timestamps(values: list[Any]) -> list[_dt.datetime | None]:
+    out: list[_dt.datetime | None] = []
+    for value in values:
+        try:
+            out.append(to_utc(value))
+        except (ValidationError, ValueError, OverflowError, OSError):
+            out.append(None)
+    return out
+
+
+def _present(column: str, dtype: pl.DataType) -> pl.Expr:
+    c = pl.col(column)
+    if dtype == pl.String:
+        return c.is_not_null() & (c.str.strip_chars() != "")
+    return c.is_not_null()
+
+
+def _registered(ws: Workspace) -> dict[str, set[str]]:
+    versions: dict[str, set[str]] = {}
+    for meta in ws.registry.all_versions(include_deleted=True):
+        versions.setdefault(meta.name, set()).add(str(meta.version))
+    return versions
+
+
+def _validate(
+    ws: Workspace,
+    frame: pl.DataFrame,
+    *,
+    model: str | None,
+    strict: bool,
+    registered: dict[str, set[str]] | None,
+    max_future: _dt.timedelta,
+    ingest_time: _dt.datetime,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split ``frame`` into (accepted rows in the log schema, quarantined raw rows + reason)."""
+    frame = frame.with_row_index("_row")
+    columns = set(frame.columns)
+    if model is not None:
+        if "model_name" in columns:
+            raise ValidationError("model=... given and the data has a model_name column; expected one or the other")
+        frame = frame.with_columns(pl.lit(model).alias("model_name"))
+        columns.add("model_name")
+    for required in ("model_name", "version", "prediction"):
+        if required not in columns:
+            raise ValidationError(
+                f"column {required!r} is missing; expected columns model_name (or model=...), version, prediction"
+                f" and optionally timestamp, actual, confidence, prediction_id, features (got {sorted(columns - {'_row'})})"
+            )
+    features = [c for c in frame.columns if c not in RESERVED and c != "_row"]
+    for name in features:
+        if not _FEATURE_RE.match(name):
+            raise ValidationError(
+                f"column {name!r}: expected a feature name of letters, digits and '_' (at most 64, not starting with a digit)"
+            )
+    for name in ("labeled_at", "ingested_at", "reason", "rule", "date", "batch_id"):
+        if name in columns:
+            raise ValidationError(f"column {name!r} is reserved by the log; rename it")
+    schema = frame.schema
+    reasons: list[pl.Expr] = []
+    rules: list[tuple[pl.Expr, str]] = []
+
+    # model and version: checked per distinct value (few), then joined back as reasons
+    names = frame.get_column("model_name").cast(pl.String)
+    versions = frame.get_column("version").cast(pl.String)
+    pairs = pl.DataFrame({"model_name": names, "version": versions}).unique()
+    pair_reason: dict[tuple[Any, Any], tuple[str, str]] = {}
+    canonical: dict[tuple[Any, Any], str] = {}
+    for name, ver in pairs.iter_rows():
+        if not is_valid_name(name):
+            pair_reason[(name, ver)] = ("bad model_name", f"model_name={name!r}: expected 1-128 letters, digits, '-', '_' or '.'")
+            continue
+        try:
+            parsed = str(Version.parse(ver if ver is not None else ""))
+        except ValidationError:
+            pair_reason[(name, ver)] = ("bad version", f"version={ver!r}: expected a semantic version such as '1.0.0'")
+            continue
+        if strict and registered is not None and parsed not in registered.get(name, set()):
+            known = ", ".join(sorted(registered.get(name, set()), key=Version.parse)) or "none"
+            pair_reason[(name, ver)] = (
+                "unregistered version",
+                f"version={parsed!r} of model {name!r} is not registered (registered: {known}); register it or pass strict=False",
+            )
+        else:
+            canonical[(name, ver)] = parsed
+    lookup = pl.DataFrame(
+        {
+            "model_name": [k[0] for k in canonical] + [k[0] for k in pair_reason],
+            "version": [k[1] for k in canonical] + [k[1] for k in pair_reason],
+            "_version": list(canonical.values()) + [None] * len(pair_reason),
+            "_pair_rule": [None] * len(canonical) + [v[0] for v in pair_reason.values()],
+            "_pair_reason": [None] * len(canonical) + [v[1] for v in pair_reason.values()],
+        },
+        schema={"model_name": pl.String, "version": pl.String, "_version": pl.String, "_pair_rule": pl.String, "_pair_reason": pl.String},
+    )
+    frame = frame.with_columns(pl.col("model_name").cast(pl.String), pl.col("version").cast(pl.String)).join(
+        lookup, on=["model_name", "version"], how="left", nulls_equal=True
+    )
+    rules.append((pl.col("_pair_reason"), "_pair_rule"))
+
+    pred_value, pred_reason = _class_column("prediction", schema["prediction"], nullable=False)
+    rules.append((pred_reason, "bad prediction"))
+    if "actual" in columns:
+        act_value, act_reason = _class_column("actual", schema["actual"], nullable=True)
+        rules.append((act_reason, "bad actual"))
+    else:
+        act_value = pl.lit(None, pl.Int64).alias("actual")
+
+    if "confidence" in columns:
+        cdtype = schema["confidence"]
+        c = pl.col("confidence")
+        if cdtype == pl.String:
+            conf = pl.when(c.str.strip_chars() == "").then(None).otherwise(c.str.strip_chars().cast(pl.Float64, strict=False))
+            present = c.is_not_null() & (c.str.strip_chars() != "")
+        elif cdtype.is_numeric() or cdtype == pl.Null:
+            conf = c.cast(pl.Float64)
+            present = c.is_not_null()
+        else:
+            conf = pl.lit(None, pl.Float64)
+            present = c.is_not_null()
+        rules.append((
+            pl.when(present & (conf.is_null() | conf.is_nan() | (conf < 0) | (conf > 1)))
+            .then(pl.format("confidence={}: expected a number in [0, 1]", c.cast(pl.String, strict=False))),
+            "confidence out of [0, 1]",
+        ))
+        conf_value = conf.alias("confidence")
+    else:
+        conf_value = pl.lit(None, pl.Float64).alias("confidence")
+
+    if "timestamp" in columns:
+        frame = _parse_timestamps(frame, "timestamp")
+        ts_present = _present("timestamp", schema["timestamp"])
+        limit = ingest_time + max_future
+        rules.append((
+            pl.when(ts_present & pl.col("_ts").is_null())
+            .then(pl.format("timestamp='{}': expected an ISO-8601 time", pl.col("timestamp").cast(pl.String, strict=False)))
+            .when(pl.col("_ts") > pl.lit(limit))
+            .then(pl.format(f"timestamp={{}}: expected a time before {limit.isoformat(timespec='seconds')} (more than {max_future} in the future)", pl.col("_ts").dt.to_string("%Y-%m-%dT%H:%M:%SZ"))),
+            "bad timestamp",
+        ))
+        ts_final = pl.coalesce(pl.col("_ts"), pl.lit(ingest_time).dt.cast_time_unit("us")).alias("timestamp")
+    else:
+        ts_final = pl.lit(ingest_time).dt.cast_time_unit("us").alias("timestamp")
+
+    if "prediction_id" in columns:
+        pid = pl.col("prediction_id").cast(pl.String)
+        pid = pl.when(pid.str.strip_chars() == "").then(None).otherwise(pid)
+    else:
+        pid = pl.lit(None, pl.String)
+    frame = frame.with_columns(pid.alias("_pid"))
+    rules.append((
+        pl.when(pl.col("_pid").is_not_null() & pl.col("_pid").is_duplicated())
+        .then(pl.when(pl.int_range(pl.len()).over("_pid") > 0).then(pl.format("prediction_id='{}': appears more than once in this batch", pl.col("_pid")))),
+        "duplicate prediction_id",
+    ))
+
+    # one reason column (all failures, joined) and the first failing rule
+    for expr, _ in rules:
+        reasons.append(expr)
+    rule_exprs = [pl.when(expr.is_not_null()).then(pl.col(rule) if rule.startswith("_") else pl.lit(rule)) for expr, rule in rules]
+    frame = frame.with_columns(
+        pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("_reason"),
+        pl.coalesce(rule_exprs).alias("_rule"),
+    ).with_columns(pl.when(pl.col("_reason") != "").then(pl.col("_reason")).alias("_reason"))
+
+    bad = frame.filter(pl.col("_reason").is_not_null())
+    good = frame.filter(pl.col("_reason").is_null())
+    accepted = good.select(
+        pl.col("model_name"),
+        pl.col("_pid").alias("prediction_id"),
+        pl.col("_version").alias("version"),
+        ts_final,
+        pred_value,
+        act_value,
+        conf_value,
+        *[_feature_expr(name, schema[name]) for name in features],
+    )
+    raw_cols = [c for c in bad.columns if not c.startswith("_") or c == "_row"]
+    quarantined = bad.select(
+        pl.col("_row").alias("row"),
+        *[pl.col(c).cast(pl.String, strict=False) if not isinstance(schema.get(c), (pl.List, pl.Struct, pl.Array)) else pl.col(c).map_elements(repr, return_dtype=pl.String) for c in raw_cols if c != "_row"],
+        pl.col("_rule").alias("rule"),
+        pl.col("_reason").alias("reason"),
+    )
+    return accepted, quarantined
+
+
+def _feature_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    c = pl.col(name)
+    if dtype.is_numeric():
+        return c.cast(pl.Float64)
+    if dtype in (pl.Boolean, pl.String):
+        return c
+    if dtype == pl.Null:
+        return c.cast(pl.String)
+    if isinstance(dtype, (pl.List, pl.Struct, pl.Array)):
+        return c.map_elements(lambda v: json.dumps(v, default=str), return_dtype=pl.String)
+    return c.cast(pl.String, strict=False)
+
+
+# ----------------------------------------------------------------------------- anonymize
+def anonymize_rules(ws: Workspace, model: str | None = None) -> dict[str, list[str]]:
+    """Feature columns hashed at ingest, per model (``"*"`` applies to every model)."""
+    rules = ws.setting("anonymize", {}) or {}
+    if model is None:
+        return {k: list(v) for k, v in rules.items()}
+    return {model: sorted(set(rules.get("*", [])) | set(rules.get(model, [])))}
+
+
+def set_anonymize(ws: Workspace, model: str, fields: Iterable[str], *, actor: str | None = None) -> dict[str, list[str]]:
+    """Hash the listed feature columns of ``model`` (or ``"*"``) at ingest from now on.
+
+    Values are replaced by the first 16 hex digits of SHA-256 over a per-workspace salt and
+    the value, so equal values stay equal (joins and drift still work) but the raw value is
+    not stored (seed 001, security: "Anonymize sensitive data in tracking").
+    """
+    if model != "*" and not is_valid_name(model):
+        raise ValidationError(f"model={model!r}: expected a model name or '*'")
+    fields = sorted(set(fields))
+    for name in fields:
+        if not _FEATURE_RE.match(name) or name in RESERVED:
+            raise ValidationError(f"field={name!r}: expected a feature column name (not {', '.join(sorted(RESERVED))})")
+    rules = dict(ws.setting("anonymize", {}) or {})
+    rules[model] = fields
+    if not ws.setting("anonymize_salt"):
+        ws.set_setting("anonymize_salt", uuid.uuid4().hex, actor=actor, reason="salt for anonymized features")
+    ws.set_setting("anonymize", rules, actor=actor, reason=f"anonymize {model}: {', '.join(fields)}")
+    return rules
+
+
+def _anonymize(frame: pl.DataFrame, rules: dict[str, list[str]], salt: str) -> pl.DataFrame:
+    if not rules or frame.is_empty():
+        return frame
+    universal = set(rules.get("*", []))
+    parts = []
+    for (model,), part in frame.partition_by("model_name", as_dict=True, maintain_order=True).items():
+        for name in sorted(universal | set(rules.get(model, []))):
+            if name in part.columns:
+                values = part.get_column(name).cast(pl.String, strict=False)
+                uniques = values.drop_nulls().unique()
+                mapping = {
+                    v: hashlib.sha256((salt + "\x1f" + v).encode()).hexdigest()[:16] for v in uniques.to_list()
+                }
+                part = part.with_columns(values.replace_strict(mapping, default=None, return_dtype=pl.String).alias(name))
+        parts.append(part)
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+# ----------------------------------------------------------------------------- writing
+def _write_parquet_atomic(frame: pl.DataFrame, path: Path, *, durable: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        frame.write_parquet(tmp, **_PARQUET_OPTS)
+        if durable:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def _write_accepted(ws: Workspace, accepted: pl.DataFrame, batch_id: str, durable: bool) -> tuple[int, dict[str, int]]:
+    if accepted.is_empty():
+        return 0, {}
+    accepted = accepted.with_columns(
+        pl.col("timestamp").dt.date().alias("date"), pl.lit(batch_id).alias("batch_id")
+    )
+    files = 0
+    per_model: dict[str, int] = {}
+    for (model, day), part in sorted(accepted.partition_by(["model_name", "date"], as_dict=True).items()):
+        folder = ws.predictions_dir / f"model_name={model}" / f"date={day.isoformat()}"
+        body = part.drop("model_name", "date").sort("timestamp")
+        _write_parquet_atomic(body, folder / f"part-{batch_id}.parquet", durable=durable)
+        files += 1
+        per_model[model] = per_model.get(model, 0) + part.height
+    return files, per_model
+
+
+def _write_quarantine(ws: Workspace, rows: pl.DataFrame, batch_id: str, source: str, when: _dt.datetime) -> int:
+    if rows.is_empty():
+        return 0
+    rows = rows.with_columns(
+        pl.lit(source).alias("source"), pl.lit(batch_id).alias("batch_id"),
+        pl.lit(when).dt.cast_time_unit("us").alias("quarantined_at"),
+    )
+    folder = ws.quarantine_dir / f"date={when.date().isoformat()}"
+    _write_parquet_atomic(rows, folder / f"part-{batch_id}.parquet")
+    return 1
+
+
+def _summarise_reasons(quarantined: pl.DataFrame) -> tuple[dict[str, int], dict[str, str]]:
+    if quarantined.is_empty():
+        return {}, {}
+    counts = quarantined.group_by("rule").agg(pl.len(), pl.col("row").first(), pl.col("reason").first()).sort("rule")
+    reasons = {r: n for r, n, _, _ in counts.iter_rows()}
+    examples = {r: f"row {row}: {reason}" for r, _, row, reason in counts.iter_rows()}
+    return reasons, examples
+
+
+def _ingest(
+    ws: Workspace,
+    frame: pl.DataFrame,
+    *,
+    source: str,
+    batch_id: str,
+    model: str | None = None,
+    strict: bool = True,
+    registered: dict[str, set[str]] | None = None,
+    durable: bool = True,
+) -> ImportSummary:
+    started = time.perf_counter()
+    settings = ws.settings()
+    when = now()
+    if registered is None and strict:
+        registered = _registered(ws)
+    accepted, quarantined = _validate(
+        ws, frame, model=model, strict=strict, registered=registered,
+        max_future=_dt.timedelta(seconds=float(settings.get("max_future_seconds", 86400))), ingest_time=when,
+    )
+    rules = settings.get("anonymize") or {}
+    if rules:
+        accepted = _anonymize(accepted, rules, str(settings.get("anonymize_salt") or ""))
+    files, per_model = _write_accepted(ws, accepted, batch_id, durable)
+    files += _write_quarantine(ws, quarantined, batch_id, source, when)
+    reasons, examples = _summarise_reasons(quarantined)
+    return ImportSummary(
+        batch_id=batch_id, source=source, accepted=accepted.height, quarantined=quarantined.height,
+        reasons=reasons, examples=examples, files=files, seconds=time.perf_counter() - started, models=per_model,
+    )
+
+
+def log_predictions(
+    ws: Workspace,
+    data: Any,
+    *,
+    model: str | None = None,
+    strict: bool = True,
+    batch_id: str | None = None,
+    durable: bool = True,
+) -> ImportSummary:
+    """Append many predictions at once.
+
+    Parameters
+    ----------
+    data
+        A polars, pandas or pyarrow table, a dict of columns, a list of row dicts, or a path
+        to a CSV, TSV, Parquet or JSON-lines file. Columns: ``model_name`` (or pass ``model``),
+        ``version``, ``prediction``; optional ``timestamp`` (default now), ``actual``,
+        ``confidence``, ``prediction_id`` (generated when missing); every other column is a
+        feature.
+    strict
+        Quarantine rows whose model version is not registered (default). ``False`` accepts them.
+    batch_id
+        Makes the import idempotent: a second import with the same id does nothing and
+        returns the first one's summary. For files it defaults to a hash of the content, so
+        importing the same file twice (or again after a crash) imports it exactly once.
+    durable
+        fsync files before renaming them into place (default). ``False`` is faster and still
+        atomic, but a power cut may lose the last files.
+
+    Returns
+    -------
+    ImportSummary
+        Rows accepted and quarantined, with the reasons.
+
+    Examples
+    --------
+    >>> import tempfile, mlmm
+    >>> ws = mlmm.open_workspace(tempfile.mkdtemp())
+    >>> _ = ws.registry.register("n1-detector", "1.0.0")
+    >>> frame = pl.DataFrame({
+    ...     "model_name": ["n1-detector"] * 3, "version": ["1.0.0", "1.0.0", "9.9.9"],
+    ...     "prediction": [1, 0, 1], "confidence": [0.9, 1.7, 0.8],
+    ...     "timestamp": ["2026-01-01T10:00:00Z"] * 3, "query_count": [12, 3, 40]})
+    >>> summary = log_predictions(ws, frame)
+    >>> summary.accepted, summary.quarantined
+    (1, 2)
+    >>> summary.reasons
+    {'confidence out of [0, 1]': 1, 'unregistered version': 1}
+    >>> ws.predictions().select("version", "prediction", "query_count").collect().row(0)
+    ('1.0.0', 1, 12.0)
+    """
+    frame, source = _to_frame(data)
+    if batch_id is None:
+        if isinstance(data, (str, os.PathLike)):
+            batch_id = _file_batch_id(Path(data))
+        else:
+            batch_id = "b" + uuid.uuid4().hex
+    _check_batch_id(batch_id)
+    record_path = ws.imports_dir / f"{batch_id}.json"
+    if record_path.exists():
+        record = json.loads(record_path.read_text())
+        fields = {f.name for f in dataclasses.fields(ImportSummary)}
+        return ImportSummary(**{**{k: v for k, v in record.items() if k in fields}, "already_imported": True})
+    summary = _ingest(ws, frame, source=source, batch_id=batch_id, model=model, strict=strict, durable=durable)
+    record = summary.to_dict()
+    record.pop("rows", None)
+    record["committed_at"] = now().isoformat()
+    atomic_write_json(record_path, record)
+    log.info("imported %s: %d accepted, %d quarantined", source, summary.accepted, summary.quarantined)
+    return summary
+
+
+# ----------------------------------------------------------------------------- labels
+def log_labels(
+    ws: Workspace,
+    model: str,
+    labels: Any,
+    *,
+    labeled_at: Any = None,
+    batch_id: str | None = None,
+    unknown: str = "keep",
+) -> LabelSummary:
+    """Record ground truth that arrived after the predictions.
+
+    ``labels`` is ``{prediction_id: actual}`` or a frame with ``prediction_id``, ``actual`` and
+    optionally ``labeled_at``. Labels are joined at query time and the latest label of a
+    prediction wins, so a correction is just another label.
+
+    ``unknown`` decides what happens to labels whose prediction is not in the log (yet):
+    ``"keep"`` (default: stored and reported, joined once the prediction arrives, since a
+    tracker may still hold it in its buffer) or ``"quarantine"`` (moved to quarantine with the
+    reason).
+
+    >>> import tempfile, mlmm
+    >>> ws = mlmm.open_workspace(tempfile.mkdtemp())
+    >>> _ = ws.registry.register("m", "1.0.0")
+    >>> _ = log_predictions(ws, {"version": ["1.0.0"] * 2, "prediction": [1, 0], "prediction_id": ["a", "b"]}, model="m")
+    >>> log_labels(ws, "m", {"a": True, "b": 1, "zzz": 0})
+    <LabelSummary m: 3 accepted, 1 for unknown predictions, 0 quarantined>
+    >>> ws.predictions("m").select("prediction_id", "actual").sort("prediction_id").collect().rows()
+    [('a', 1), ('b', 1)]
+    """
+    if not is_valid_name(model):
+        raise ValidationError(f"model={model!r}: expected a model name")
+    if unknown not in ("keep", "quarantine"):
+        raise ValidationError(f"unknown={unknown!r}: expected 'keep' or 'quarantine'")
+    if isinstance(labels, Mapping):
+        frame = pl.DataFrame(
+            {"prediction_id": [str(k) for k in labels], "actual": [_label_text(v) for v in labels.values()]},
+            schema={"prediction_id": pl.String, "actual": pl.String},
+        )
+    else:
+        frame, _ = _to_frame(labels)
+    for required in ("prediction_id", "actual"):
+        if required not in frame.columns:
+            raise ValidationError(f"column {required!r} is missing; expected prediction_id, actual[, labeled_at]")
+    when = now()
+    default_at = to_utc(labeled_at, "labeled_at") if labeled_at is not None else when
+    frame = frame.with_row_index("_row")
+    value, reason = _class_column("actual", frame.schema["actual"], nullable=False)
+    if "labeled_at" in frame.columns:
+        frame = _parse_timestamps(frame, "labeled_at")
+        ts_reason = pl.when(_present("labeled_at", frame.schema["labeled_at"]) & pl.col("_ts").is_null()).then(
+            pl.format("labeled_at='{}': expected an ISO-8601 time", pl.col("labeled_at").cast(pl.String, strict=False))
+        )
+    else:
+        frame = frame.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_ts"))
+        ts_reason = pl.lit(None, pl.String)
+    pid_reason = pl.when(pl.col("prediction_id").is_null() | (pl.col("prediction_id").cast(pl.String).str.strip_chars() == "")).then(
+        pl.lit("prediction_id is missing")
+    )
+    frame = frame.with_columns(
+        value.alias("_actual"),
+        pl.concat_str([pid_reason, reason, ts_reason], separator="; ", ignore_nulls=True).alias("_reason"),
+        pl.coalesce([pl.when(pid_reason.is_not_null()).then(pl.lit("missing prediction_id")),
+                     pl.when(reason.is_not_null()).then(pl.lit("bad actual")),
+                     pl.when(ts_reason.is_not_null()).then(pl.lit("bad labeled_at"))]).alias("_rule"),
+    ).with_columns(pl.when(pl.col("_reason") != "").then(pl.col("_reason")).alias("_reason"))
+    good = frame.filter(pl.col("_reason").is_null()).select(
+        pl.col("prediction_id").cast(pl.String),
+        pl.col("_actual").alias("actual"),
+        pl.coalesce(pl.col("_ts"), pl.lit(default_at).dt.cast_time_unit("us")).alias("labeled_at"),
+    )
+    bad = frame.filter(pl.col("_reason").is_not_null())
+    known = (
+        read_predictions(ws, model=model, with_labels=False).select("prediction_id")
+        .filter(pl.col("prediction_id").is_in(good.get_column("prediction_id").implode()))
+        .unique().collect().get_column("prediction_id")
+    )
+    is_known = good.get_column("prediction_id").is_in(known.implode())
+    unknown_rows = good.filter(~is_known)
+    if unknown == "quarantine" and unknown_rows.height:
+        good = good.filter(is_known)
+        extra = unknown_rows.with_row_index("row").select(
+            pl.col("row"), pl.col("prediction_id"), pl.col("actual").cast(pl.String),
+            pl.lit("unknown prediction_id").alias("rule"),
+            pl.format(f"prediction_id='{{}}': no prediction of {model} with this id", pl.col("prediction_id")).alias("reason"),
+        )
+    else:
+        extra = None
+    batch_id = _check_batch_id(batch_id or "l" + uuid.uuid4().hex)
+    if good.height:
+        body = good.with_columns(pl.lit(batch_id).alias("batch_id"))
+        _write_parquet_atomic(body, ws.labels_dir / f"model_name={model}" / f"part-{batch_id}.parquet")
+    raw = bad.select(
+        pl.col("_row").alias("row"), pl.col("prediction_id").cast(pl.String, strict=False),
+        pl.col("actual").cast(pl.String, strict=False), pl.col("_rule").alias("rule"), pl.col("_reason").alias("reason"),
+    )
+    if extra is not None:
+        raw = pl.concat([raw, extra], how="diagonal_relaxed")
+    if raw.height:
+        raw = raw.with_columns(pl.lit(model).alias("model_name"))
+        _write_quarantine(ws, raw, batch_id, f"labels:{model}", when)
+    reasons, examples = _summarise_reasons(raw)
+    return LabelSummary(
+        batch_id=batch_id, model=model, accepted=good.height, unknown_ids=unknown_rows.height,
+        quarantined=raw.height, reasons=reasons, examples=examples,
+        unknown_examples=tuple(unknown_rows.get_column("prediction_id").head(5).to_list()),
+    )
+
+
+def _label_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- reading
+_SCHEMA_CACHE: dict[tuple[str, int, int], dict[str, pl.DataType]] = {}
+
+
+def _file_schema(path: Path) -> dict[str, pl.DataType]:
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    schema = _SCHEMA_CACHE.get(key)
+    if schema is None:
+        schema = dict(pl.read_parquet_schema(path))
+        if len(_SCHEMA_CACHE) > 100_000:
+            _SCHEMA_CACHE.clear()
+        _SCHEMA_CACHE[key] = schema
+    return schema
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Parquet files of one partition directory, minus those a finished compaction replaced."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    present = set(names)
+    hidden: set[str] = set()
+    for name in names:
+        if name.startswith(_MANIFEST_PREFIX) and name.endswith(".json"):
+            try:
+                manifest = json.loads((folder / name).read_text())
+            except (OSError, ValueError):
+                continue
+            if manifest.get("output") in present:
+                hidden.update(manifest.get("sources", []))
+    return sorted(folder / n for n in names if n.endswith(".parquet") and not n.startswith((".", "_")) and n not in hidden)
+
+
+def _partition_dirs(root: Path, model: str | None, since: _dt.datetime | None, until: _dt.datetime | None) -> list[tuple[str, Path]]:
+    if model is not None:
+        model_dirs = [root / f"model_name={model}"]
+    else:
+        model_dirs = sorted(p for p in root.glob("model_name=*") if p.is_dir())
+    lo = since.date() if since else None
+    hi = until.date() if until else None
+    out = []
+    for mdir in model_dirs:
+        if not mdir.is_dir():
+            continue
+        name = mdir.name.partition("=")[2]
+        for ddir in sorted(mdir.glob("date=*")):
+            try:
+                day = _dt.date.fromisoformat(ddir.name.partition("=")[2])
+            except ValueError:
+                continue
+            if (lo and day < lo) or (hi and day > hi):
+                continue
+            out.append((name, ddir))
+    return out
+
+
+def prediction_files(ws: Workspace, model: str | None = None, since: Any = None, until: Any = None) -> list[Path]:
+    """The Parquet files that hold the log (for a model and a time range), oldest day first."""
+    s = to_utc(since, "since") if since is not None else None
+    u = to_utc(until, "until") if until is not None else None
+    return [f for _, d in _partition_dirs(ws.predictions_dir, model, s, u) for f in _visible_files(d)]
+
+
+def label_files(ws: Workspace, model: str | None = None) -> list[Path]:
+    dirs = [ws.labels_dir / f"model_name={model}"] if model else sorted(ws.labels_dir.glob("model_name=*"))
+    return [f for d in dirs for f in _visible_files(d)]
+
+
+def _union_schema(files: list[Path], base: dict[str, pl.DataType]) -> tuple[dict[str, pl.DataType], bool]:
+    schema = dict(base)
+    conflict = False
+    for f in files:
+        for name, dtype in _file_schema(f).items():
+            have = schema.get(name)
+            if have is None:
+                schema[name] = dtype
+            elif have != dtype:
+                conflict = True
+                schema[name] = pl.String()
+    return schema, conflict
+
+
+def _scan(files: list[Path], base: dict[str, pl.DataType], hive: dict[str, pl.DataType]) -> pl.LazyFrame:
+    if not files:
+        return pl.DataFrame(schema={**base, **hive}).lazy()
+    schema, conflict = _union_schema(files, base)
+    if not conflict:
+        return pl.scan_parquet(
+            files, schema=schema, hive_partitioning=True, hive_schema=hive,
+            missing_columns="insert", extra_columns="ignore",
+        )
+    # a column changed type between files: read them one by one, widening the conflicts to text
+    frames = []
+    for f in files:
+        own = _file_schema(f)
+        lf = pl.scan_parquet(f, hive_partitioning=True, hive_schema=hive)
+        frames.append(lf.with_columns([pl.col(c).cast(t) for c, t in schema.items() if c in own and own[c] != t]))
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def read_labels(ws: Workspace, model: str | None = None, *, latest: bool = True) -> pl.LazyFrame:
+    """Labels as a LazyFrame: ``model_name, prediction_id, actual, labeled_at`` (latest per
+    prediction when ``latest``)."""
+    lf = _scan(label_files(ws, model), LABEL_SCHEMA, {"model_name": pl.String()})
+    if latest:
+        lf = lf.sort("labeled_at").group_by("model_name", "prediction_id").agg(
+            pl.col("actual").last(), pl.col("labeled_at").last()
+        )
+    return lf
+
+
+def read_predictions(
+    ws: Workspace,
+    model: str | None = None,
+    version: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    last_n: int | None = None,
+    *,
+    with_labels: bool = True,
+) -> pl.LazyFrame:
+    """The prediction log as a polars LazyFrame.
+
+    Parameters
+    ----------
+    model, version
+        Restrict to one model (only its directories are read) and one version.
+    since, until
+        Time range on ``timestamp`` (``since`` inclusive, ``until`` exclusive); datetimes,
+        ISO strings, or a duration such as ``"24h"`` for ``since`` (meaning "the last 24 h").
+    last_n
+        Only the newest ``n`` predictions (after the other filters).
+    with_labels
+        Join the latest late label per prediction: ``actual`` becomes the label when there is
+        one (else the value logged with the prediction) and ``labeled_at`` says when.
+
+    The same files can be queried with DuckDB, e.g.
+    ``read_parquet('predictions/*/*/*.parquet', hive_partitioning=true, union_by_name=true)``,
+    or with :func:`sql`, which also joins labels and skips files replaced by compaction.
+    """
+    if since is not None and isinstance(since, str) and since[:1].isdigit() and since[-1:] in "smhdw" and "-" not in since:
+        since = now() - parse_duration(since, "since")
+    s = to_utc(since, "since") if since is not None else None
+    u = to_utc(until, "until") if until is not None else None
+    if model is not None and not is_valid_name(model):
+        raise ValidationError(f"model={model!r}: expected a model name")
+    if last_n is not None and (isinstance(last_n, bool) or not isinstance(last_n, int) or last_n < 1):
+        raise ValidationError(f"last_n={last_n!r}: expected a positive integer")
+    files = [f for _, d in _partition_dirs(ws.predictions_dir, model, s, u) for f in _visible_files(d)]
+    lf = _scan(files, BASE_SCHEMA, HIVE_SCHEMA)
+    if version is not None:
+        lf = lf.filter(pl.col("version") == str(Version.parse(version)))
+    if s is not None:
+        lf = lf.filter(pl.col("timestamp") >= pl.lit(s).dt.cast_time_unit("us"))
+    if u is not None:
+        lf = lf.filter(pl.col("timestamp") < pl.lit(u).dt.cast_time_unit("us"))
+    if last_n is not None:
+        lf = lf.sort("timestamp", descending=True).head(last_n).sort("timestamp")
+    base_cols = ["model_name", "version", "prediction_id", "timestamp", "prediction", "actual", "confidence"]
+    if with_labels:
+        lfiles = label_files(ws, model)
+        if lfiles:
+            labels = read_labels(ws, model).rename({"actual": "_label", "labeled_at": "labeled_at"})
+            lf = lf.join(labels, on=["model_name", "prediction_id"], how="left").with_columns(
+                pl.coalesce("_label", "actual").alias("actual")
+            ).drop("_label")
+        else:
+            lf = lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"))
+        base_cols.append("labeled_at")
+    rest = [c for c in lf.collect_schema().names() if c not in base_cols]
+    return lf.select(base_cols + rest)
+
+
+def read_quarantine(ws: Workspace, since: Any = None) -> pl.DataFrame:
+    """Quarantined rows with their reasons (all columns as text), newest first."""
+    files = []
+    lo = to_utc(since, "since").date() if since is not None else None
+    for d in sorted(ws.quarantine_dir.glob("date=*")):
+        day = _dt.date.fromisoformat(d.name.partition("=")[2])
+        if lo is None or day >= lo:
+            files.extend(_visible_files(d))
+    if not files:
+        return pl.DataFrame(schema={"row": pl.UInt32, "rule": pl.String, "reason": pl.String, "source": pl.String,
+                                    "batch_id": pl.String, "quarantined_at": pl.Datetime("us", "UTC")})
+    frames = [pl.read_parquet(f, hive_partitioning=False) for f in files]
+    return pl.concat(frames, how="diagonal_relaxed").sort("quarantined_at", descending=True)
+
+
+_SQL_LOCK = threading.Lock()
+
+
+def _sql_list(files: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
+def sql(ws: Workspace, query: str, params: list[Any] | None = None) -> pl.DataFrame:
+    """Run DuckDB SQL over the workspace. Views: ``predictions`` (latest labels joined, files
+    replaced by compaction skipped), ``predictions_raw``, ``labels`` (latest per prediction)
+    and ``quarantine``.
+
+    >>> import tempfile, mlmm
+    >>> ws = mlmm.open_workspace(tempfile.mkdtemp())
+    >>> _ = ws.registry.register("m", "1.0.0")
+    >>> _ = log_predictions(ws, {"version": ["1.0.0"] * 3, "prediction": [1, 0, 1]}, model="m")
+    >>> ws.sql("SELECT model_name, count(*) AS n, count(*) FILTER (prediction = 1) AS positives"
+    ...        " FROM predictions GROUP BY 1").rows()
+    [('m', 3, 2)]
+    """
+    cur = memory_cursor()
+    pfiles = prediction_files(ws)
+    lfiles = label_files(ws)
+    qfiles = [f for d in sorted(ws.quarantine_dir.glob("date=*")) for f in _visible_files(d)]
+    base = ", ".join(f"NULL::{_duck_type(t)} AS {c}" for c, t in {**HIVE_SCHEMA, **BASE_SCHEMA}.items())
+    raw = (
+        f"SELECT * FROM read_parquet({_sql_list(pfiles)}, hive_partitioning = true, union_by_name = true,"
+        " hive_types = {'model_name': VARCHAR, 'date': DATE})" if pfiles else f"SELECT {base} WHERE false"
+    )
+    labels = (
+        f"SELECT model_name, prediction_id, arg_max(actual, labeled_at) AS actual, max(labeled_at) AS labeled_at"
+        f" FROM read_parquet({_sql_list(lfiles)}, hive_partitioning = true, union_by_name = true,"
+        " hive_types = {'model_name': VARCHAR}) GROUP BY ALL"
+        if lfiles else
+        "SELECT NULL::VARCHAR AS model_name, NULL::VARCHAR AS prediction_id, NULL::BIGINT AS actual,"
+        " NULL::TIMESTAMPTZ AS labeled_at WHERE false"
+    )
+    quarantine = (
+        f"SELECT * FROM read_parquet({_sql_list(qfiles)}, union_by_name = true, hive_partitioning = false)"
+        if qfiles else "SELECT NULL::VARCHAR AS reason WHERE false"
+    )
+    with _SQL_LOCK:
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute(f"CREATE OR REPLACE TEMP VIEW predictions_raw AS {raw}")
+        cur.execute(f"CREATE OR REPLACE TEMP VIEW labels AS {labels}")
+        cur.execute(f"CREATE OR REPLACE TEMP VIEW quarantine AS {quarantine}")
+        cur.execute(
+            "CREATE OR REPLACE TEMP VIEW predictions AS SELECT p.* REPLACE (coalesce(l.actual, p.actual) AS actual),"
+            " l.labeled_at FROM predictions_raw p LEFT JOIN labels l USING (model_name, prediction_id)"
+        )
+        return cur.sql(query, params=params or None).pl()
+
+
+def _duck_type(dtype: pl.DataType) -> str:
+    if dtype == pl.String:
+        return "VARCHAR"
+    if dtype == pl.Int64:
+        return "BIGINT"
+    if dtype == pl.Float64:
+        return "DOUBLE"
+    if dtype == pl.Date:
+        return "DATE"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ"
+    return "VARCHAR"
+
+
+# ----------------------------------------------------------------------------- stats
+def stats(ws: Workspace, model: str | None = None) -> pl.DataFrame:
+    """Per model and version: predictions, labelled share, positives, time range, files,
+    size, plus quarantined rows per model.
+
+    >>> import tempfile, mlmm
+    >>> ws = mlmm.open_workspace(tempfile.mkdtemp())
+    >>> _ = ws.registry.register("m", "1.0.0")
+    >>> _ = log_predictions(ws, {"version": ["1.0.0"] * 4, "prediction": [1, 0, 1, 1], "actual": [1, None, 0, None]}, model="m")
+    >>> stats(ws).select("model_name", "version", "predictions", "labelled", "label_coverage", "positive_rate").row(0)
+    ('m', '1.0.0', 4, 2, 0.5, 0.75)
+    """
+    lf = read_predictions(ws, model=model)
+    table = (
+        lf.group_by("model_name", "version")
+        .agg(
+            pl.len().alias("predictions"),
+            pl.col("actual").is_not_null().sum().alias("labelled"),
+            pl.col("prediction").mean().alias("positive_rate"),
+            pl.col("confidence").mean().alias("mean_confidence"),
+            pl.col("timestamp").min().alias("first"),
+            pl.col("timestamp").max().alias("last"),
+        )
+        .with_columns((pl.col("labelled") / pl.col("predictions")).alias("label_coverage"))
+        .sort("model_name", "version")
+        .collect()
+    )
+    table = table.with_columns(pl.col("labelled").cast(pl.Int64), pl.col("predictions").cast(pl.Int64))
+    files: dict[str, tuple[int, int]] = {}
+    for name, d in _partition_dirs(ws.predictions_dir, model, None, None):
+        for f in _visible_files(d):
+            n, b = files.get(name, (0, 0))
+            files[name] = (n + 1, b + f.stat().st_size)
+    quarantine = read_quarantine(ws)
+    q_counts: dict[str, int] = {}
+    if quarantine.height and "model_name" in quarantine.columns:
+        for name, n in quarantine.group_by("model_name").len().iter_rows():
+            q_counts[str(name)] = n
+    table = table.with_columns(
+        pl.col("model_name").replace_strict({k: v[0] for k, v in files.items()}, default=0, return_dtype=pl.Int64).alias("model_files"),
+        pl.col("model_name").replace_strict({k: v[1] for k, v in files.items()}, default=0, return_dtype=pl.Int64).alias("model_bytes"),
+        pl.col("model_name").replace_strict(q_counts, default=0, return_dtype=pl.Int64).alias("model_quarantined"),
+    )
+    return table.select(
+        "model_name", "version", "predictions", "labelled", "label_coverage", "positive_rate", "mean_confidence",
+        "first", "last", "model_files", "model_bytes", "model_quarantined",
+    )
+
+
+# ----------------------------------------------------------------------------- maintenance
+@dataclasses.dataclass(frozen=True)
+class MaintenanceSummary:
+    """What cleanup or compaction did (or, with ``dry_run``, would do)."""
+
+    action: str
+    files_removed: int
+    files_written: int
+    rows: int
+    bytes_freed: int
+    partitions: int
+    dry_run: bool
+    details: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __repr__(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        return (f"<MaintenanceSummary {self.action}: {self.partitions} partitions, {verb} {self.files_removed} files"
+                f" ({self.rows} rows, {self.bytes_freed} bytes), wrote {self.files_written}>")
+
+
+def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, reference: Any = None) -> MaintenanceSummary:
+    """Delete predictions, labels and quarantined rows older than the retention period.
+
+    ``older_than`` is a duration (``"30d"``); default the workspace's ``retention_days``
+    setting (30, from seed 000). Whole day-partitions before the cut-off are removed;
+    label files go once every label in them is older. Stale temporary files left by
+    crashed writers (older than an hour) are removed too.
+    """
+    keep = parse_duration(older_than, "older_than") if older_than is not None else _dt.timedelta(days=int(ws.setting("retention_days", 30)))
+    ref = to_utc(reference, "reference") if reference is not None else now()
+    cutoff = ref - keep
+    removed = rows = freed = parts = 0
+    details = []
+    for root in (ws.predictions_dir, ws.quarantine_dir):
+        dirs = [d for _, d in _partition_dirs(root, None, None, None)] if root == ws.predictions_dir else sorted(root.glob("date=*"))
+        for d in dirs:
+            day = _dt.date.fromisoformat(d.name.partition("=")[2])
+            if day >= cutoff.date():
+                continue
+            files = [f for f in d.iterdir() if f.suffix == ".parquet"]
+            parts += 1
+            removed += len(files)
+            rows += sum(pq.ParquetFile(f).metadata.num_rows for f in files if not f.name.startswith("."))
+            freed += sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+            details.append(str(d.relative_to(ws.path)))
+            if not dry_run:
+                shutil.rmtree(d)
+    for f in label_files(ws):
+        newest = _max_statistic(f, "labeled_at")
+        if newest is not None and newest < cutoff:
+            removed += 1
+            rows += pq.ParquetFile(f).metadata.num_rows
+            freed += f.stat().st_size
+            details.append(str(f.relative_to(ws.path)))
+            if not dry_run:
+                f.unlink()
+    stale = ref.timestamp() - 3600
+    for root in (ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir):
+        for f in root.rglob(".*.tmp"):
+            if f.stat().st_mtime < stale:
+                removed += 1
+                freed += f.stat().st_size
+                if not dry_run:
+                    f.unlink(missing_ok=True)
+    return MaintenanceSummary("cleanup", removed, 0, rows, freed, parts, dry_run, tuple(details))
+
+
+def _max_statistic(path: Path, column: str) -> _dt.datetime | None:
+    meta = pq.ParquetFile(path).metadata
+    best = None
+    idx = meta.schema.to_arrow_schema().get_field_index(column)
+    if idx < 0:
+        return None
+    for g in range(meta.num_row_groups):
+        st = meta.row_group(g).column(idx).statistics
+        if st is None or not st.has_min_max:
+            return None
+        value = st.max
+        if isinstance(value, _dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        best = value if best is None or value > best else best
+    return best
+
+
+def compact(
+    ws: Workspace,
+    model: str | None = None,
+    *,
+    min_files: int = 2,
+    target_rows: int = 5_000_000,
+    grace: Any = "5m",
+    dry_run: bool = False,
+) -> MaintenanceSummary:
+    """Merge the small files of each partition into one, atomically for mlmm's readers.
+
+    Each merge writes the new file, then a manifest naming the files it replaces, then
+    renames the new file into place: from that instant readers (:func:`read_predictions`,
+    :func:`sql`) skip the old files. The old files stay for ``grace`` (default 5 minutes) so
+    a query that listed them before the switch can still read them; a later ``compact`` or
+    ``cleanup`` deletes them. Label files are compacted the same way.
+    """
+    grace_s = parse_duration(grace, "grace").total_seconds()
+    removed = written = rows = freed = parts = 0
+    details = []
+    dirs = [d for _, d in _partition_dirs(ws.predictions_dir, model, None, None)]
+    dirs += [ws.labels_dir / f"model_name={model}"] if model else sorted(ws.labels_dir.glob("model_name=*"))
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        r, b = _finish_manifests(d, grace_s, dry_run)
+        removed += r
+        freed += b
+        files = _visible_files(d)
+        small = [f for f in files if pq.ParquetFile(f).metadata.num_rows < target_rows]
+        if len(small) < min_files:
+            continue
+        parts += 1
+        n = sum(pq.ParquetFile(f).metadata.num_rows for f in small)
+        rows += n
+        details.append(f"{d.relative_to(ws.path)}: {len(small)} files -> 1 ({n} rows)")
+        if dry_run:
+            continue
+        is_labels = d.parent == ws.labels_dir
+        frames = [pl.read_parquet(f, hive_partitioning=False) for f in small]
+        merged = pl.concat(frames, how="diagonal_relaxed").sort("labeled_at" if is_labels else "timestamp")
+        out_name = f"part-c{uuid.uuid4().hex}.parquet"
+        tmp = d / f".{out_name}.tmp"
+        merged.write_parquet(tmp, **_PARQUET_OPTS)
+        manifest = {"output": out_name, "sources": [f.name for f in small], "created_at": now().isoformat(), "rows": n}
+        atomic_write_json(d / f"{_MANIFEST_PREFIX}{out_name[5:-8]}.json", manifest)
+        os.replace(tmp, d / out_name)
+        fsync_dir(d)
+        written += 1
+        if grace_s <= 0:
+            r, b = _finish_manifests(d, 0, False)
+            removed += r
+            freed += b
+    return MaintenanceSummary("compact", removed, written, rows, freed, parts, dry_run, tuple(details))
+
+
+def _finish_manifests(folder: Path, grace_s: float, dry_run: bool) -> tuple[int, int]:
+    """Delete files replaced by compactions older than the grace period; then the manifests
+    (one grace period later, so no reader can see old files without their manifest)."""
+    removed = freed = 0
+    limit = time.time() - grace_s
+    for manifest_path in sorted(folder.glob(f"{_MANIFEST_PREFIX}*.json")):
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not (folder / manifest.get("output", "")).exists():
+            # a compaction that crashed before its switch: its output never appeared
+            if manifest_path.stat().st_mtime < limit and not dry_run:
+                manifest_path.unlink(missing_ok=True)
+            continue
+        if manifest_path.stat().st_mtime >= limit and grace_s > 0:
+            continue
+        if "sources_deleted_at" not in manifest:
+            for name in manifest.get("sources", []):
+                f = folder / name
+                if f.exists():
+                    removed += 1
+                    freed += f.stat().st_size
+                    if not dry_run:
+                        f.unlink()
+            if not dry_run:
+                manifest["sources_deleted_at"] = now().isoformat()
+                atomic_write_json(manifest_path, manifest)
+                if grace_s <= 0:
+                    manifest_path.unlink()
+        elif not dry_run:
+            manifest_path.unlink()
+    return removed, freed
+
+
+# ----------------------------------------------------------------------------- tracker
+_TRACKERS: weakref.WeakSet[PredictionTracker] = weakref.WeakSet()
+
+
+class PredictionTracker:
+    """Log predictions one at a time from serving code, cheaply and without blocking.
+
+    ``track()`` appends to an in-memory buffer (about a microsecond); a background thread
+    writes the buffer to an immutable Parquet file when it reaches ``flush_rows`` rows
+    (default 10,000) or ``max_age`` seconds (default 1 s), and on :meth:`flush`,
+    :meth:`close`, context exit and interpreter exit. Rows that fail validation at flush go to
+    quarantine; see :meth:`stats`.
+
+    >>> import tempfile, mlmm
+    >>> ws = mlmm.open_workspace(tempfile.mkdtemp())
+    >>> _ = ws.registry.register("n1-detector", "1.0.0")
+    >>> with PredictionTracker(ws) as tracker:
+    ...     pid = tracker.track("n1-detector", "1.0.0", prediction=True, confidence=0.93,
+    ...                         features={"query_count": 41, "endpoint": "/orders"})
+    >>> ws.predictions("n1-detector").select("prediction", "confidence", "query_count", "endpoint").collect().row(0)
+    (1, 0.93, 41.0, '/orders')
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        flush_rows: int = 10_000,
+        max_age: float = 1.0,
+        strict: bool = True,
+        durable: bool = True,
+    ) -> None:
+        if flush_rows < 1:
+            raise ValidationError(f"flush_rows={flush_rows!r}: expected a positive integer")
+        if max_age <= 0:
+            raise ValidationError(f"max_age={max_age!r}: expected a positive number of seconds")
+        self.ws = ws
+        self.flush_rows = flush_rows
+        self.max_age = max_age
+        self.strict = strict
+        self.durable = durable
+        self._buf: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._first = 0.0
+        self._prefix = uuid.uuid4().hex[:12] + "-"
+        self._counter = itertools.count()
+        self._closed = False
+        self._known: dict[str, set[str]] = {}
+        self._stats = {"tracked": 0, "written": 0, "quarantined": 0, "files": 0, "flushes": 0, "errors": 0}
+        self.last_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mlmm-tracker-flush", daemon=True)
+        self._pid = os.getpid()
+        self._thread.start()
+        _TRACKERS.add(self)
+
+    def track(
+        self,
+        model: str,
+        version: str,
+        prediction: Any,
+        actual: Any = None,
+        confidence: float | None = None,
+        features: Mapping[str, Any] | None = None,
+        prediction_id: str | None = None,
+        timestamp: Any = None,
+    ) -> str:
+        """Buffer one prediction; returns its ``prediction_id`` (generated when not given),
+        which :func:`log_labels` uses when the ground truth arrives."""
+        if prediction_id is None:
+            prediction_id = self._prefix + str(next(self._counter))
+        row = (model, version, prediction, actual, confidence, features, prediction_id,
+               timestamp if timestamp is not None else time.time_ns() // 1000)
+        with self._lock:
+            if self._closed:
+                raise MlmmError("tracker is closed; expected track() before close()")
+            if not self._buf:
+                self._first = time.monotonic()
+            self._buf.append(row)
+            if len(self._buf) >= self.flush_rows:
+                self._wake.set()
+        return prediction_id
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: tracked, written, quarantined, files, flushes, errors, pending."""
+        out = dict(self._stats)
+        out["tracked"] = out["written"] + out["quarantined"] + self.pending
+        out["pending"] = self.pending
+        out["last_error"] = repr(self.last_error) if self.last_error else None
+        return out
+
+    def flush(self) -> ImportSummary | None:
+        """Write what is buffered now (in the calling thread). Raises if writing fails."""
+        return self._flush(raise_errors=True)
+
+    def close(self) -> None:
+        """Flush and stop the background thread. Further ``track()`` calls raise."""
+        if self._closed:
+            return
+        try:
+            self._flush(raise_errors=True)
+        finally:
+            with self._lock:
+                self._closed = True
+            self._wake.set()
+            if threading.current_thread() is not self._thread and self._thread.is_alive():
+                self._thread.join(timeout=5)
+        if self._buf:
+            self._flush(raise_errors=True)
+
+    def __enter__(self) -> PredictionTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- background ------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.max_age / 4)
+            self._wake.clear()
+            if self._closed:
+                break
+            if self._buf and (len(self._buf) >= self.flush_rows or time.monotonic() - self._first >= self.max_age):
+                self._flush(raise_errors=False)
+
+    def _flush(self, raise_errors: bool) -> ImportSummary | None:
+        if os.getpid() != self._pid:
+            return None  # a forked child does not own this buffer
+        with self._write_lock:
+            with self._lock:
+                rows, self._buf = self._buf, []
+            if not rows:
+                return None
+            try:
+                summary = self._write(rows)
+            except BaseException as exc:
+                with self._lock:
+                    self._buf = rows + self._buf  # keep them; the next flush tries again
+                self._stats["errors"] += 1
+                self.last_error = exc
+                log.error("prediction tracker could not write %d rows: %s", len(rows), exc)
+                if raise_errors:
+                    raise
+                time.sleep(min(5.0, 0.1 * 2 ** min(self._stats["errors"], 6)))
+                return None
+            self.last_error = None
+            self._stats["written"] += summary.accepted
+            self._stats["quarantined"] += summary.quarantined
+            self._stats["files"] += summary.files
+            self._stats["flushes"] += 1
+            return summary
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> ImportSummary:
+        models, versions, preds, actuals, confs, feats, pids, stamps = zip(*rows, strict=True)
+        if all(type(t) is int for t in stamps):
+            ts = pl.Series("timestamp", stamps, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+        else:
+            ts = pl.Series("timestamp", [
+                _dt.datetime.fromtimestamp(t / 1e6, UTC) if type(t) is int else _safe_utc(t) for t in stamps
+            ], dtype=pl.Datetime("us", "UTC"))
+        columns: dict[str, Any] = {
+            "model_name": pl.Series(models, dtype=pl.String),
+            "version": pl.Series([str(v) for v in versions], dtype=pl.String),
+            "prediction": _mixed_series(preds),
+            "actual": _mixed_series(actuals),
+            "confidence": _mixed_series(confs),
+            "prediction_id": pl.Series(pids, dtype=pl.String),
+            "timestamp": ts,
+        }
+        frame = pl.DataFrame(columns)
+        if any(f for f in feats):
+            feature_frame = pl.DataFrame([dict(f) if f else {} for f in feats], infer_schema_length=None)
+            clash = [c for c in feature_frame.columns if c in RESERVED]
+            if clash:
+                feature_frame = feature_frame.rename({c: f"feature_{c}" for c in clash})
+            frame = pl.concat([frame, feature_frame], how="horizontal")
+        registered = None
+        if self.strict:
+            needed = {(m, str(v)) for m, v in set(zip(models, versions, strict=True))}
+            if any(v not in self._known.get(m, ()) for m, v in needed):
+                self._known = _registered(self.ws)
+            registered = self._known
+        batch = "t" + uuid.uuid4().hex
+        return _ingest(self.ws, frame, source="tracker", batch_id=batch, strict=self.strict,
+                       registered=registered, durable=self.durable)
+
+
+def _safe_utc(value: Any) -> _dt.datetime | None:
+    try:
+        return to_utc(value)
+    except ValidationError:
+        return None
+
+
+def _mixed_series(values: tuple[Any, ...]) -> pl.Series:
+    """A column from Python values of possibly mixed types; odd ones become text for validation."""
+    kinds = {type(v) for v in values if v is not None}
+    if not kinds:
+        return pl.Series(values, dtype=pl.Null)
+    if kinds <= {bool}:
+        return pl.Series(values, dtype=pl.Boolean)
+    if kinds <= {int}:
+        return pl.Series(values, dtype=pl.Int64)
+    if kinds <= {int, float}:
+        return pl.Series(values, dtype=pl.Float64)
+    return pl.Series([None if v is None else str(v) for v in values], dtype=pl.String)
+
+
+@atexit.register
+def _flush_all_trackers() -> None:
+    for tracker in list(_TRACKERS):
+        try:
+            tracker.close()
+        except Exception as exc:  # at exit there is nobody left to raise to
+            log.error("prediction tracker lost rows at exit: %s", exc)
+
