@@ -314,7 +314,7 @@ _EVENTS: tuple[tuple[float, str, str, str, str, str, str, float | None], ...] = 
     (_day(-66, 11), "waf-behavioral", "2.0.0", "production", "deploy", "ci-pipeline", "replaces the rule-only WAF", None),
     (_day(-19, 10), "queue-anomaly", "1.2.0", "staging", "deploy", "dave", "tuned z-score and IQR cuts", None),
     (_day(-18, 10), "queue-anomaly", "1.2.0", "production", "approve", "alice", "alarm volume acceptable", None),
-    (_day(-18, 11), "queue-anomaly", "1.2.0", "production", "deploy", "ci-pipeline", "replaces 1.1.0", None),
+    (_day(-18, 11), "queue-anomaly", "1.2.0", "production", "deploy", "ci-pipeline", "promoted after a week in staging", None),
     # n1-detector 1.1.0: staging, a five-step canary, then the production deploy
     (_day(9, 5), "n1-detector", "1.1.0", "staging", "deploy", "bob", "retrained on per-endpoint statistics", None),
     (_day(11, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.10),

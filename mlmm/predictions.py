@@ -25,6 +25,7 @@ and every call returns a summary of what was accepted and what was not.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -221,8 +222,8 @@ def _check_batch_id(batch_id: str) -> str:
 
 
 # ----------------------------------------------------------------------------- validation
-def _class_column(col: str, dtype: pl.DataType, *, nullable: bool) -> tuple[pl.Expr, pl.Expr]:
-    """(value as Int64, reason-or-null) for a class column given as bool, int, float or text."""
+def _class_column(col: str, dtype: pl.DataType, *, nullable: bool) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(value as Int64, bad-row mask, message for bad rows) for a class column given as bool, int, float or text."""
     c = pl.col(col)
     expected = "expected 0/1, true/false or an integer class"
     if dtype == pl.Boolean:
@@ -247,15 +248,13 @@ def _class_column(col: str, dtype: pl.DataType, *, nullable: bool) -> tuple[pl.E
         value = pl.lit(None, pl.Int64)
     else:
         value = pl.lit(None, pl.Int64)
-    bad_value = c.cast(pl.String, strict=False)
     present = c.is_not_null() if dtype != pl.String else (c.is_not_null() & (c.cast(pl.String).str.strip_chars() != ""))
-    reason = (
-        pl.when(present & value.is_null())
-        .then(pl.format(f"{col}='{{}}': {expected}", bad_value))
-    )
+    mask = present & value.is_null()
+    message = pl.format(f"{col}='{{}}': {expected}", c.cast(pl.String, strict=False))
     if not nullable:
-        reason = reason.when(~present).then(pl.lit(f"{col} is missing: {expected}"))
-    return value.alias(col), reason
+        mask = mask | ~present
+        message = pl.when(~present).then(pl.lit(f"{col} is missing: {expected}")).otherwise(message)
+    return value.alias(col), mask, message
 
 
 def _parse_timestamps(frame: pl.DataFrame, column: str, out: str = "_ts") -> pl.DataFrame:
@@ -288,7 +287,7 @@ def _parse_timestamps(frame: pl.DataFrame, column: str, out: str = "_ts") -> pl.
             patch = pl.DataFrame(
                 {"_row": residual.get_column("_row"), "_fix": pl.Series(fixed, dtype=pl.Datetime("us", "UTC"))}
             )
-            frame = frame.join(patch, on="_row", how="left").with_columns(pl.coalesce(out, "_fix").alias(out)).drop("_fix")
+            frame = frame.join(patch, on="_row", how="left", maintain_order="left").with_columns(pl.coalesce(out, "_fix").alias(out)).drop("_fix")
     return frame
 
 
@@ -350,13 +349,11 @@ def _validate(
         if name in columns:
             raise ValidationError(f"column {name!r} is reserved by the log; rename it")
     schema = frame.schema
-    reasons: list[pl.Expr] = []
-    rules: list[tuple[pl.Expr, str]] = []
+    rules: list[tuple[pl.Expr, pl.Expr, pl.Expr]] = []  # (bad-row mask, message, rule name)
 
     # model and version: checked per distinct value (few), then joined back as reasons
-    names = frame.get_column("model_name").cast(pl.String)
-    versions = frame.get_column("version").cast(pl.String)
-    pairs = pl.DataFrame({"model_name": names, "version": versions}).unique()
+    frame = frame.with_columns(pl.col("model_name").cast(pl.String), pl.col("version").cast(pl.String))
+    pairs = frame.lazy().select("model_name", "version").unique().collect()
     pair_reason: dict[tuple[Any, Any], tuple[str, str]] = {}
     canonical: dict[tuple[Any, Any], str] = {}
     for name, ver in pairs.iter_rows():
@@ -376,26 +373,44 @@ def _validate(
             )
         else:
             canonical[(name, ver)] = parsed
-    lookup = pl.DataFrame(
-        {
-            "model_name": [k[0] for k in canonical] + [k[0] for k in pair_reason],
-            "version": [k[1] for k in canonical] + [k[1] for k in pair_reason],
-            "_version": list(canonical.values()) + [None] * len(pair_reason),
-            "_pair_rule": [None] * len(canonical) + [v[0] for v in pair_reason.values()],
-            "_pair_reason": [None] * len(canonical) + [v[1] for v in pair_reason.values()],
-        },
-        schema={"model_name": pl.String, "version": pl.String, "_version": pl.String, "_pair_rule": pl.String, "_pair_reason": pl.String},
-    )
-    frame = frame.with_columns(pl.col("model_name").cast(pl.String), pl.col("version").cast(pl.String)).join(
-        lookup, on=["model_name", "version"], how="left", nulls_equal=True
-    )
-    rules.append((pl.col("_pair_reason"), "_pair_rule"))
+    if len(canonical) + len(pair_reason) <= 64:
+        # few (model, version) pairs, the usual case: a when/then chain beats a join on two strings
+        def _match(key: tuple[Any, Any]) -> pl.Expr:
+            m = pl.col("model_name").is_null() if key[0] is None else pl.col("model_name") == key[0]
+            v = pl.col("version").is_null() if key[1] is None else pl.col("version") == key[1]
+            return m & v
 
-    pred_value, pred_reason = _class_column("prediction", schema["prediction"], nullable=False)
-    rules.append((pred_reason, "bad prediction"))
+        def _chain(values: dict[tuple[Any, Any], Any], dtype: pl.DataType) -> pl.Expr:
+            expr: Any = pl
+            for key, value in values.items():
+                expr = expr.when(_match(key)).then(pl.lit(value, dtype))
+            return expr.otherwise(pl.lit(None, dtype)) if values else pl.lit(None, dtype)
+
+        frame = frame.with_columns(
+            _chain(canonical, pl.String()).alias("_version"),
+            _chain({k: v[0] for k, v in pair_reason.items()}, pl.String()).alias("_pair_rule"),
+            _chain({k: v[1] for k, v in pair_reason.items()}, pl.String()).alias("_pair_reason"),
+        )
+    else:
+        lookup = pl.DataFrame(
+            {
+                "model_name": [k[0] for k in canonical] + [k[0] for k in pair_reason],
+                "version": [k[1] for k in canonical] + [k[1] for k in pair_reason],
+                "_version": list(canonical.values()) + [None] * len(pair_reason),
+                "_pair_rule": [None] * len(canonical) + [v[0] for v in pair_reason.values()],
+                "_pair_reason": [None] * len(canonical) + [v[1] for v in pair_reason.values()],
+            },
+            schema={"model_name": pl.String, "version": pl.String, "_version": pl.String,
+                    "_pair_rule": pl.String, "_pair_reason": pl.String},
+        )
+        frame = frame.join(lookup, on=["model_name", "version"], how="left", nulls_equal=True, maintain_order="left")
+    rules.append((pl.col("_pair_reason").is_not_null(), pl.col("_pair_reason"), pl.col("_pair_rule")))
+
+    pred_value, pred_mask, pred_message = _class_column("prediction", schema["prediction"], nullable=False)
+    rules.append((pred_mask, pred_message, pl.lit("bad prediction")))
     if "actual" in columns:
-        act_value, act_reason = _class_column("actual", schema["actual"], nullable=True)
-        rules.append((act_reason, "bad actual"))
+        act_value, act_mask, act_message = _class_column("actual", schema["actual"], nullable=True)
+        rules.append((act_mask, act_message, pl.lit("bad actual")))
     else:
         act_value = pl.lit(None, pl.Int64).alias("actual")
 
@@ -412,9 +427,9 @@ def _validate(
             conf = pl.lit(None, pl.Float64)
             present = c.is_not_null()
         rules.append((
-            pl.when(present & (conf.is_null() | conf.is_nan() | (conf < 0) | (conf > 1)))
-            .then(pl.format("confidence={}: expected a number in [0, 1]", c.cast(pl.String, strict=False))),
-            "confidence out of [0, 1]",
+            present & (conf.is_null() | conf.is_nan() | (conf < 0) | (conf > 1)),
+            pl.format("confidence={}: expected a number in [0, 1]", c.cast(pl.String, strict=False)),
+            pl.lit("confidence out of [0, 1]"),
         ))
         conf_value = conf.alias("confidence")
     else:
@@ -425,11 +440,14 @@ def _validate(
         ts_present = _present("timestamp", schema["timestamp"])
         limit = ingest_time + max_future
         rules.append((
-            pl.when(ts_present & pl.col("_ts").is_null())
+            (ts_present & pl.col("_ts").is_null()) | (pl.col("_ts") > pl.lit(limit)),
+            pl.when(pl.col("_ts").is_null())
             .then(pl.format("timestamp='{}': expected an ISO-8601 time", pl.col("timestamp").cast(pl.String, strict=False)))
-            .when(pl.col("_ts") > pl.lit(limit))
-            .then(pl.format(f"timestamp={{}}: expected a time before {limit.isoformat(timespec='seconds')} (more than {max_future} in the future)", pl.col("_ts").dt.to_string("%Y-%m-%dT%H:%M:%SZ"))),
-            "bad timestamp",
+            .otherwise(pl.format(
+                f"timestamp={{}}: expected a time before {limit.isoformat(timespec='seconds')} (more than {max_future} in the future)",
+                pl.col("_ts").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
+            )),
+            pl.lit("bad timestamp"),
         ))
         ts_final = pl.coalesce(pl.col("_ts"), pl.lit(ingest_time).dt.cast_time_unit("us")).alias("timestamp")
     else:
@@ -438,26 +456,24 @@ def _validate(
     if "prediction_id" in columns:
         pid = pl.col("prediction_id").cast(pl.String)
         pid = pl.when(pid.str.strip_chars() == "").then(None).otherwise(pid)
+        frame = frame.with_columns(pid.alias("_pid"))
+        rules.append((
+            pl.col("_pid").is_not_null() & ~pl.col("_pid").is_first_distinct(),
+            pl.format("prediction_id='{}': appears more than once in this batch", pl.col("_pid")),
+            pl.lit("duplicate prediction_id"),
+        ))
     else:
-        pid = pl.lit(None, pl.String)
-    frame = frame.with_columns(pid.alias("_pid"))
-    rules.append((
-        pl.when(pl.col("_pid").is_not_null() & pl.col("_pid").is_duplicated())
-        .then(pl.when(pl.int_range(pl.len()).over("_pid") > 0).then(pl.format("prediction_id='{}': appears more than once in this batch", pl.col("_pid")))),
-        "duplicate prediction_id",
-    ))
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("_pid"))
 
-    # one reason column (all failures, joined) and the first failing rule
-    for expr, _ in rules:
-        reasons.append(expr)
-    rule_exprs = [pl.when(expr.is_not_null()).then(pl.col(rule) if rule.startswith("_") else pl.lit(rule)) for expr, rule in rules]
-    frame = frame.with_columns(
-        pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("_reason"),
-        pl.coalesce(rule_exprs).alias("_rule"),
-    ).with_columns(pl.when(pl.col("_reason") != "").then(pl.col("_reason")).alias("_reason"))
-
-    bad = frame.filter(pl.col("_reason").is_not_null())
-    good = frame.filter(pl.col("_reason").is_null())
+    # masks first (cheap); reason texts only for the rows that failed
+    frame = frame.with_columns([mask.fill_null(False).alias(f"_m{i}") for i, (mask, _, _) in enumerate(rules)])
+    failed = pl.any_horizontal([pl.col(f"_m{i}") for i in range(len(rules))])
+    bad = frame.filter(failed).with_columns(
+        pl.concat_str([pl.when(pl.col(f"_m{i}")).then(msg) for i, (_, msg, _) in enumerate(rules)],
+                      separator="; ", ignore_nulls=True).alias("_reason"),
+        pl.coalesce([pl.when(pl.col(f"_m{i}")).then(rule) for i, (_, _, rule) in enumerate(rules)]).alias("_rule"),
+    )
+    good = frame.filter(~failed)
     accepted = good.select(
         pl.col("model_name"),
         pl.col("_pid").alias("prediction_id"),
@@ -468,10 +484,11 @@ def _validate(
         conf_value,
         *[_feature_expr(name, schema[name]) for name in features],
     )
-    raw_cols = [c for c in bad.columns if not c.startswith("_") or c == "_row"]
+    raw_cols = [c for c in schema if c != "_row"]
     quarantined = bad.select(
         pl.col("_row").alias("row"),
-        *[pl.col(c).cast(pl.String, strict=False) if not isinstance(schema.get(c), (pl.List, pl.Struct, pl.Array)) else pl.col(c).map_elements(repr, return_dtype=pl.String) for c in raw_cols if c != "_row"],
+        *[pl.col(c).cast(pl.String, strict=False) if not isinstance(schema[c], (pl.List, pl.Struct, pl.Array))
+          else pl.col(c).map_elements(repr, return_dtype=pl.String) for c in raw_cols],
         pl.col("_rule").alias("rule"),
         pl.col("_reason").alias("reason"),
     )
@@ -565,15 +582,26 @@ def _write_accepted(ws: Workspace, accepted: pl.DataFrame, batch_id: str, durabl
     accepted = accepted.with_columns(
         pl.col("timestamp").dt.date().alias("date"), pl.lit(batch_id).alias("batch_id")
     )
-    files = 0
-    per_model: dict[str, int] = {}
-    for (model, day), part in sorted(accepted.partition_by(["model_name", "date"], as_dict=True).items()):
+    parts = sorted(accepted.partition_by(["model_name", "date"], as_dict=True).items())
+
+    def _one(item: tuple[tuple[Any, ...], pl.DataFrame]) -> None:
+        (model, day), part = item
         folder = ws.predictions_dir / f"model_name={model}" / f"date={day.isoformat()}"
-        body = part.drop("model_name", "date").sort("timestamp")
+        body = part.drop("model_name", "date")
+        if not body.get_column("timestamp").is_sorted():
+            body = body.sort("timestamp")
         _write_parquet_atomic(body, folder / f"part-{batch_id}.parquet", durable=durable)
-        files += 1
+
+    if len(parts) > 1:
+        # polars writes without the GIL: a few threads overlap compression and fsync
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
+            list(pool.map(_one, parts))
+    elif parts:
+        _one(parts[0])
+    per_model: dict[str, int] = {}
+    for (model, _), part in parts:
         per_model[model] = per_model.get(model, 0) + part.height
-    return files, per_model
+    return len(parts), per_model
 
 
 def _write_quarantine(ws: Workspace, rows: pl.DataFrame, batch_id: str, source: str, when: _dt.datetime) -> int:
@@ -607,9 +635,10 @@ def _ingest(
     strict: bool = True,
     registered: dict[str, set[str]] | None = None,
     durable: bool = True,
+    settings: dict[str, Any] | None = None,
 ) -> ImportSummary:
     started = time.perf_counter()
-    settings = ws.settings()
+    settings = settings if settings is not None else ws.settings()
     when = now()
     if registered is None and strict:
         registered = _registered(ws)
@@ -748,24 +777,21 @@ def log_labels(
     when = now()
     default_at = to_utc(labeled_at, "labeled_at") if labeled_at is not None else when
     frame = frame.with_row_index("_row")
-    value, reason = _class_column("actual", frame.schema["actual"], nullable=False)
+    value, actual_mask, actual_message = _class_column("actual", frame.schema["actual"], nullable=False)
     if "labeled_at" in frame.columns:
         frame = _parse_timestamps(frame, "labeled_at")
-        ts_reason = pl.when(_present("labeled_at", frame.schema["labeled_at"]) & pl.col("_ts").is_null()).then(
-            pl.format("labeled_at='{}': expected an ISO-8601 time", pl.col("labeled_at").cast(pl.String, strict=False))
-        )
+        ts_mask = _present("labeled_at", frame.schema["labeled_at"]) & pl.col("_ts").is_null()
+        ts_message = pl.format("labeled_at='{}': expected an ISO-8601 time", pl.col("labeled_at").cast(pl.String, strict=False))
     else:
         frame = frame.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_ts"))
-        ts_reason = pl.lit(None, pl.String)
-    pid_reason = pl.when(pl.col("prediction_id").is_null() | (pl.col("prediction_id").cast(pl.String).str.strip_chars() == "")).then(
-        pl.lit("prediction_id is missing")
-    )
+        ts_mask, ts_message = pl.lit(False), pl.lit(None, pl.String)
+    pid_mask = pl.col("prediction_id").is_null() | (pl.col("prediction_id").cast(pl.String).str.strip_chars() == "")
+    checks = [(pid_mask, pl.lit("prediction_id is missing"), "missing prediction_id"),
+              (actual_mask, actual_message, "bad actual"), (ts_mask, ts_message, "bad labeled_at")]
+    frame = frame.with_columns(value.alias("_actual"), *[m.fill_null(False).alias(f"_m{i}") for i, (m, _, _) in enumerate(checks)])
     frame = frame.with_columns(
-        value.alias("_actual"),
-        pl.concat_str([pid_reason, reason, ts_reason], separator="; ", ignore_nulls=True).alias("_reason"),
-        pl.coalesce([pl.when(pid_reason.is_not_null()).then(pl.lit("missing prediction_id")),
-                     pl.when(reason.is_not_null()).then(pl.lit("bad actual")),
-                     pl.when(ts_reason.is_not_null()).then(pl.lit("bad labeled_at"))]).alias("_rule"),
+        pl.concat_str([pl.when(pl.col(f"_m{i}")).then(msg) for i, (_, msg, _) in enumerate(checks)], separator="; ", ignore_nulls=True).alias("_reason"),
+        pl.coalesce([pl.when(pl.col(f"_m{i}")).then(pl.lit(rule)) for i, (_, _, rule) in enumerate(checks)]).alias("_rule"),
     ).with_columns(pl.when(pl.col("_reason") != "").then(pl.col("_reason")).alias("_reason"))
     good = frame.filter(pl.col("_reason").is_null()).select(
         pl.col("prediction_id").cast(pl.String),
@@ -1344,7 +1370,6 @@ class PredictionTracker:
         self.strict = strict
         self.durable = durable
         self._buf: list[tuple[Any, ...]] = []
-        self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._first = 0.0
@@ -1352,6 +1377,8 @@ class PredictionTracker:
         self._counter = itertools.count()
         self._closed = False
         self._known: dict[str, set[str]] = {}
+        self._settings: dict[str, Any] | None = None
+        self._settings_at = 0.0
         self._stats = {"tracked": 0, "written": 0, "quarantined": 0, "files": 0, "flushes": 0, "errors": 0}
         self.last_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mlmm-tracker-flush", daemon=True)
@@ -1374,16 +1401,17 @@ class PredictionTracker:
         which :func:`log_labels` uses when the ground truth arrives."""
         if prediction_id is None:
             prediction_id = self._prefix + str(next(self._counter))
-        row = (model, version, prediction, actual, confidence, features, prediction_id,
-               timestamp if timestamp is not None else time.time_ns() // 1000)
-        with self._lock:
-            if self._closed:
-                raise MlmmError("tracker is closed; expected track() before close()")
-            if not self._buf:
-                self._first = time.monotonic()
-            self._buf.append(row)
-            if len(self._buf) >= self.flush_rows:
-                self._wake.set()
+        if self._closed:
+            raise MlmmError("tracker is closed; expected track() before close()")
+        buf = self._buf
+        if not buf:
+            self._first = time.monotonic()
+        # list.append is atomic under the GIL; the flusher copies then deletes the first n
+        # rows, so no lock is needed here and no row can be lost between the two
+        buf.append((model, version, prediction, actual, confidence, features, prediction_id,
+                    timestamp if timestamp is not None else time.time_ns() // 1000))
+        if len(buf) >= self.flush_rows:
+            self._wake.set()
         return prediction_id
 
     @property
@@ -1409,8 +1437,7 @@ class PredictionTracker:
         try:
             self._flush(raise_errors=True)
         finally:
-            with self._lock:
-                self._closed = True
+            self._closed = True
             self._wake.set()
             if threading.current_thread() is not self._thread and self._thread.is_alive():
                 self._thread.join(timeout=5)
@@ -1436,29 +1463,28 @@ class PredictionTracker:
     def _flush(self, raise_errors: bool) -> ImportSummary | None:
         if os.getpid() != self._pid:
             return None  # a forked child does not own this buffer
+        summary = None
         with self._write_lock:
-            with self._lock:
-                rows, self._buf = self._buf, []
-            if not rows:
-                return None
-            try:
-                summary = self._write(rows)
-            except BaseException as exc:
-                with self._lock:
-                    self._buf = rows + self._buf  # keep them; the next flush tries again
-                self._stats["errors"] += 1
-                self.last_error = exc
-                log.error("prediction tracker could not write %d rows: %s", len(rows), exc)
-                if raise_errors:
-                    raise
-                time.sleep(min(5.0, 0.1 * 2 ** min(self._stats["errors"], 6)))
-                return None
-            self.last_error = None
-            self._stats["written"] += summary.accepted
-            self._stats["quarantined"] += summary.quarantined
-            self._stats["files"] += summary.files
-            self._stats["flushes"] += 1
-            return summary
+            while self._buf:
+                n = min(len(self._buf), self.flush_rows)
+                rows = self._buf[:n]
+                try:
+                    summary = self._write(rows)
+                except BaseException as exc:
+                    self._stats["errors"] += 1
+                    self.last_error = exc
+                    log.error("prediction tracker could not write %d rows (kept for the next try): %s", n, exc)
+                    if raise_errors:
+                        raise
+                    time.sleep(min(5.0, 0.1 * 2 ** min(self._stats["errors"], 6)))
+                    return None
+                del self._buf[:n]  # only now: a crash in _write keeps the rows buffered
+                self.last_error = None
+                self._stats["written"] += summary.accepted
+                self._stats["quarantined"] += summary.quarantined
+                self._stats["files"] += summary.files
+                self._stats["flushes"] += 1
+        return summary
 
     def _write(self, rows: list[tuple[Any, ...]]) -> ImportSummary:
         models, versions, preds, actuals, confs, feats, pids, stamps = zip(*rows, strict=True)
@@ -1484,6 +1510,8 @@ class PredictionTracker:
             if clash:
                 feature_frame = feature_frame.rename({c: f"feature_{c}" for c in clash})
             frame = pl.concat([frame, feature_frame], how="horizontal")
+        if self._settings is None or time.monotonic() - self._settings_at > 30:
+            self._settings, self._settings_at = self.ws.settings(), time.monotonic()
         registered = None
         if self.strict:
             needed = {(m, str(v)) for m, v in set(zip(models, versions, strict=True))}
@@ -1492,7 +1520,7 @@ class PredictionTracker:
             registered = self._known
         batch = "t" + uuid.uuid4().hex
         return _ingest(self.ws, frame, source="tracker", batch_id=batch, strict=self.strict,
-                       registered=registered, durable=self.durable)
+                       registered=registered, durable=self.durable, settings=self._settings)
 
 
 def _safe_utc(value: Any) -> _dt.datetime | None:
