@@ -59,7 +59,7 @@ ENVIRONMENTS = ("development", "staging", "production")
 _ENV_RANK = {env: rank for rank, env in enumerate(ENVIRONMENTS)}
 
 
-class ModelType(str, enum.Enum):
+class ModelType(enum.StrEnum):
     """The kind of learning behind a model (seed 000 ``ModelType``)."""
 
     SUPERVISED = "supervised"
