@@ -19,6 +19,8 @@ from .errors import (
     WorkspaceError,
     WorkspaceLockedError,
 )
+from . import predictions
+from .predictions import PredictionTracker, log_labels, log_predictions
 from .registry import ModelMetadata, ModelType, Registry
 from .version import Version
 from .workspace import Workspace, open_workspace
@@ -32,13 +34,17 @@ __all__ = [
     "ModelMetadata",
     "ModelType",
     "NotFoundError",
+    "PredictionTracker",
     "Registry",
     "ValidationError",
     "Version",
     "Workspace",
     "WorkspaceError",
     "WorkspaceLockedError",
+    "log_labels",
+    "log_predictions",
     "open_workspace",
+    "predictions",
 ]
 
 logging.getLogger("mlmm").addHandler(logging.NullHandler())

@@ -1,0 +1,191 @@
+"""The ``mlmm`` command.
+
+Exit codes: 0 ok, 1 error (one line on stderr naming what was wrong), 2 usage error,
+3 a gate or check failed (e.g. too many rows quarantined). Every read command takes
+``--json``; the workspace comes from ``--workspace PATH``, else ``MLMM_HOME``, else
+``./data/workspace``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from ..errors import MlmmError
+from . import _common
+from ._common import (
+    EXIT_ERROR,
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    WorkspaceOpt,
+    emit,
+    emit_mapping,
+    fail,
+    workspace,
+)
+
+__all__ = ["app"]
+
+
+class _Group(TyperGroup):
+    """Turns mlmm's own errors into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except MlmmError as exc:
+            raise fail(str(exc), EXIT_ERROR) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="mlmm",
+    help="mlmm: model registry, prediction logs and decisions for classifiers in production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _main(
+    workspace_path: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Workspace for every sub-command (default: MLMM_HOME, else ./data/workspace)."),
+    ] = None,
+) -> None:
+    _common._GLOBAL["workspace"] = workspace_path
+
+
+from . import models as _models  # noqa: E402
+from . import predictions as _predictions  # noqa: E402
+from . import ws as _workspace  # noqa: E402
+
+app.add_typer(_models.app, name="models")
+app.add_typer(_predictions.app, name="predictions")
+app.add_typer(_workspace.app, name="workspace")
+
+
+@app.command()
+def deploy(
+    model: str,
+    version: str,
+    env: Annotated[str, typer.Option("--env", "-e", help="development, staging or production.")] = "production",
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    workspace_path: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy VERSION of MODEL to an environment (replaces what serves there)."""
+    meta = workspace(workspace_path).registry.deploy(model, version, env=env, actor=actor, reason=reason)
+    if as_json:
+        _common.emit_json(meta.to_dict())
+    else:
+        _common.console.print(f"deployed {model} {meta.version} to {env}")
+
+
+@app.command()
+def rollback(
+    model: str,
+    env: Annotated[str, typer.Option("--env", "-e")] = "production",
+    to: Annotated[str | None, typer.Option("--to", help="Version to go back to (default: the previous one).")] = None,
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    workspace_path: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Roll MODEL back in an environment: end a running canary, else redeploy the previous version."""
+    meta = workspace(workspace_path).registry.rollback(model, env=env, to_version=to, actor=actor, reason=reason)
+    if as_json:
+        _common.emit_json(meta.to_dict())
+    else:
+        _common.console.print(f"{model} in {env} now serves {meta.version}")
+
+
+@app.command()
+def approve(
+    model: str,
+    version: str,
+    env: Annotated[str, typer.Option("--env", "-e")] = "production",
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    workspace_path: WorkspaceOpt = None,
+) -> None:
+    """Approve deploying VERSION of MODEL to an environment (the deployer must be someone else)."""
+    workspace(workspace_path).registry.approve(model, version, env=env, actor=actor, reason=reason)
+    _common.console.print(f"approved {model} {version} for {env}")
+
+
+@app.command()
+def canary(
+    model: str,
+    version: str,
+    share: Annotated[float, typer.Argument(help="Share of traffic for VERSION, 0-1 (0 ends the canary).")],
+    env: Annotated[str, typer.Option("--env", "-e")] = "production",
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    workspace_path: WorkspaceOpt = None,
+) -> None:
+    """Send a SHARE of an environment's traffic to VERSION beside the deployed version."""
+    workspace(workspace_path).registry.set_traffic(model, version, share, env=env, actor=actor, reason=reason)
+    _common.console.print(f"{model} {version}: {share:.0%} of {env} traffic")
+
+
+@app.command()
+def deployments(
+    at: Annotated[str | None, typer.Option("--at", help="Show the state at this time (ISO-8601).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m")] = None,
+    workspace_path: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What serves where: now, or --at a past time."""
+    reg = workspace(workspace_path).registry
+    frame = reg.state_as_of(at, name=model) if at else reg.deployments(model)
+    emit(frame, as_json, f"deployments{' at ' + at if at else ''}", empty="nothing deployed")
+
+
+@app.command()
+def demo(
+    workspace_path: WorkspaceOpt = None,
+    rows: Annotated[int | None, typer.Option("--rows", help="Total predictions (default ~243,000 over 30 days).")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    days: Annotated[int, typer.Option("--days")] = 30,
+    end: Annotated[str | None, typer.Option("--end", help="Last hour of the data (default: now).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing workspace.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the demo workspace: three models, a month of predictions, late labels, a drift episode."""
+    from ..demo import build_demo
+
+    path = workspace_path if workspace_path is not None else _common._GLOBAL["workspace"]
+    say = (lambda _m: None) if as_json else (lambda m: _common.console.print(f"[dim]{m}[/dim]"))
+    summary = build_demo(path, seed=seed, rows=rows, days=days, end=end, force=force, progress=say)
+    if as_json:
+        _common.emit_json(summary.to_dict())
+        return
+    emit_mapping({
+        "workspace": summary.path,
+        "time range": f"{summary.start:%Y-%m-%d %H:%M} to {summary.end:%Y-%m-%d %H:%M} UTC",
+        "models": ", ".join(summary.models),
+        "versions": summary.versions,
+        "registry events": summary.events,
+        "predictions": f"{summary.predictions:,}",
+        "labels": f"{summary.labels:,}",
+        "quarantined rows": summary.quarantined,
+        "episodes": "; ".join(summary.episodes),
+        "seconds": f"{summary.seconds:.1f}",
+    }, False, "demo workspace built")
+    ws_arg = f" --workspace {path}" if path is not None and str(path) != "data/workspace" else ""
+    _common.console.print(
+        "\nnext, try:\n"
+        f"  mlmm models list{ws_arg}\n"
+        f"  mlmm models history n1-detector{ws_arg}\n"
+        f"  mlmm predictions stats{ws_arg}\n"
+        f"  mlmm deployments --at {summary.start + (summary.end - summary.start) / 2:%Y-%m-%dT%H:%M}{ws_arg}\n"
+        "  make lab        (notebooks/ in JupyterLab)"
+    )

@@ -1,0 +1,103 @@
+"""Shared pieces of the CLI: the workspace option, output (rich tables or --json), errors."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..workspace import Workspace, open_workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace directory (default: MLMM_HOME, else ./data/workspace).",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who is acting (default: MLMM_USER or the OS user).")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", "-r", help="Why: recorded in the history.")]
+
+# exit codes (documented in the README): 0 ok, 1 error, 2 usage, 3 a gate or check failed
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CHECK = 0, 1, 2, 3
+
+_GLOBAL: dict[str, Any] = {"workspace": None}
+
+
+def workspace(path: Path | None) -> Workspace:
+    return open_workspace(path if path is not None else _GLOBAL["workspace"])
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def emit_json(obj: Any) -> None:
+    if isinstance(obj, pl.DataFrame):
+        obj = obj.to_dicts()
+    sys.stdout.write(json.dumps(_plain(obj), indent=2, default=str) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, _dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def emit_table(frame: pl.DataFrame, title: str | None = None, *, empty: str = "nothing to show") -> None:
+    if frame.is_empty():
+        console.print(f"[dim]{empty}[/dim]")
+        return
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for name in frame.columns:
+        table.add_column(name, overflow="fold")
+    for row in frame.iter_rows():
+        table.add_row(*[_cell(v) for v in row])
+    console.print(table)
+
+
+def emit(frame: pl.DataFrame, as_json: bool, title: str | None = None, *, empty: str = "nothing to show") -> None:
+    if as_json:
+        emit_json(frame)
+    else:
+        emit_table(frame, title, empty=empty)
+
+
+def emit_mapping(data: dict[str, Any], as_json: bool, title: str | None = None) -> None:
+    if as_json:
+        emit_json(data)
+        return
+    table = Table(title=title, show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
+        table.add_row(key, _cell(value) if not isinstance(value, str) else value)
+    console.print(table)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)

@@ -1,0 +1,177 @@
+"""The demo workspace: a month of three production classifiers, built from
+:func:`mlmm._demo_data.generate` through the public API (registry, bulk import, labels).
+
+It shows everything later notebooks work with: two versions per model with a realistic
+rollout (staging, approval, canary 10 % -> 100 %, a rollback), labels that arrive late and
+incompletely, a concept-drift episode (waf-behavioral), a feature shift (queue-anomaly) and
+a few malformed rows in quarantine. Deterministic for a given ``seed`` and ``end``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ._demo_data import DemoData, generate
+from ._util import atomic_write_json, to_utc
+from .errors import ConflictError
+from .predictions import log_labels, log_predictions
+from .workspace import Workspace, open_workspace
+
+__all__ = ["DemoSummary", "build_demo", "demo_info"]
+
+_WORKSPACE_PARTS = ("registry.duckdb", "registry.duckdb.wal", "predictions", "labels", "quarantine", "imports", "demo.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSummary:
+    """What :func:`build_demo` made."""
+
+    path: str
+    seed: int
+    start: _dt.datetime
+    end: _dt.datetime
+    models: tuple[str, ...]
+    versions: int
+    events: int
+    predictions: int
+    labels: int
+    quarantined: int
+    episodes: tuple[str, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["start"], out["end"] = self.start.isoformat(), self.end.isoformat()
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"<DemoSummary {self.path}: {len(self.models)} models, {self.versions} versions, {self.events} events, "
+            f"{self.predictions} predictions, {self.labels} labels, {self.quarantined} quarantined, {self.seconds:.1f}s>"
+        )
+
+
+def _wipe(path: Path) -> None:
+    # only the parts a workspace is made of: never a user's other files
+    for name in _WORKSPACE_PARTS:
+        target = path / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+def build_demo(
+    workspace: Workspace | str | Path | None = None,
+    *,
+    seed: int = 42,
+    rows: int | None = None,
+    days: int = 30,
+    end: Any = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> DemoSummary:
+    """Build the demo workspace (default ``MLMM_HOME`` or ``./data/workspace``).
+
+    ``rows`` scales the prediction log (default ~243,000 rows over 30 days; millions for
+    benchmarks). ``end`` defaults to the current hour, so "the last 24 h" has data.
+    ``force`` replaces an existing workspace; without it a workspace that already has models
+    is left alone (:class:`~mlmm.errors.ConflictError`).
+
+    >>> import tempfile
+    >>> summary = build_demo(tempfile.mkdtemp(), rows=6_000, end="2026-11-01T00:00:00Z")
+    >>> summary.models, summary.versions, summary.predictions
+    (('n1-detector', 'queue-anomaly', 'waf-behavioral'), 6, 6000)
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    if isinstance(workspace, Workspace):
+        ws = workspace
+    else:
+        path = Path(workspace) if workspace is not None else None
+        if force and path is not None and path.exists():
+            _wipe(path)
+        ws = open_workspace(path)
+    if force and isinstance(workspace, Workspace):
+        ws.close()
+        _wipe(ws.path)
+        ws = open_workspace(ws.path)
+    if ws.registry.list_names():
+        raise ConflictError(
+            f"workspace={ws.path} already has models ({', '.join(ws.registry.list_names())}); "
+            "expected an empty workspace (use force=True / --force to rebuild it)"
+        )
+    end_at = to_utc(end, "end") if end is not None else None
+    say("generating data")
+    data = generate(seed, rows=rows, days=days, end=end_at)
+    say("registering versions and replaying the deployment history")
+    events = _replay(ws, data)
+    say("importing predictions")
+    total = 0
+    for name, frame in sorted(data.predictions.items()):
+        summary = log_predictions(ws, frame, model=name, batch_id=f"demo-{seed}-{name}", durable=False)
+        total += summary.accepted
+        say(f"  {name}: {summary.accepted:,} predictions")
+    say("importing late labels")
+    labels = 0
+    for name, frame in sorted(data.labels.items()):
+        labels += log_labels(ws, name, frame, batch_id=f"demo-{seed}-labels-{name}").accepted
+    say("importing malformed rows (they go to quarantine)")
+    bad = log_predictions(ws, data.malformed.drop("problem"), batch_id=f"demo-{seed}-malformed", durable=False)
+    info = {
+        "seed": seed,
+        "start": data.start.isoformat(),
+        "end": data.end.isoformat(),
+        "episodes": [e.to_dict() for e in data.episodes],
+        "versions": [v.to_dict() for v in data.versions],
+        "built_at": _dt.datetime.now(_dt.UTC).isoformat(),
+    }
+    atomic_write_json(ws.path / "demo.json", info)
+    ws.close()
+    return DemoSummary(
+        path=str(ws.path), seed=seed, start=data.start, end=data.end,
+        models=tuple(sorted(data.predictions)), versions=len(data.versions), events=events,
+        predictions=total, labels=labels, quarantined=bad.quarantined,
+        episodes=tuple(f"{e.model_name}: {e.kind} {e.start:%Y-%m-%d} to {e.end:%Y-%m-%d}" for e in data.episodes),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _replay(ws: Workspace, data: DemoData) -> int:
+    """Register versions and apply the deployment events in time order, back-dated."""
+    reg = ws.registry
+    timeline: list[tuple[_dt.datetime, int, Any]] = [(v.registered_at, 0, v) for v in data.versions]
+    timeline += [(e.at, 1, e) for e in data.events]
+    timeline.sort(key=lambda item: (item[0], item[1]))
+    count = 0
+    with ws.session():
+        reg.require_approval("production", actor="platform-admin", reason="production deploys need a second pair of eyes")
+        for at, kind, item in timeline:
+            count += 1
+            if kind == 0:
+                reg.register(item.model_name, item.version, preset=item.model_name, config=item.config,
+                             metrics=item.metrics, description=item.description, tags=item.tags,
+                             actor="ci-pipeline", reason="trained and validated offline", at=at)
+            elif item.action == "deploy":
+                reg.deploy(item.model_name, item.version, env=item.environment, actor=item.actor, reason=item.reason, at=at)
+            elif item.action == "approve":
+                reg.approve(item.model_name, item.version, env=item.environment, actor=item.actor, reason=item.reason, at=at)
+            elif item.action == "traffic":
+                reg.set_traffic(item.model_name, item.version, float(item.traffic_share or 0), env=item.environment,
+                                actor=item.actor, reason=item.reason, at=at)
+            elif item.action == "rollback":
+                reg.rollback(item.model_name, env=item.environment, actor=item.actor, reason=item.reason, at=at)
+    return count
+
+
+def demo_info(ws: Workspace) -> dict[str, Any] | None:
+    """What the demo recorded about itself (seed, time range, episodes), if this is a demo."""
+    path = ws.path / "demo.json"
+    return json.loads(path.read_text()) if path.exists() else None
