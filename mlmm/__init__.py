@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from . import predictions
 from .errors import (
     ApprovalRequiredError,
     ConflictError,
@@ -19,7 +20,6 @@ from .errors import (
     WorkspaceError,
     WorkspaceLockedError,
 )
-from . import predictions
 from .predictions import PredictionTracker, log_labels, log_predictions
 from .registry import ModelMetadata, ModelType, Registry
 from .version import Version

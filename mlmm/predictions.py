@@ -189,22 +189,80 @@ def _to_frame(data: Any) -> tuple[pl.DataFrame, str]:
             if suffix in (".parquet", ".pq"):
                 return pl.read_parquet(path), str(path)
             if suffix in (".csv", ".csv.gz", ".tsv"):
-                return pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema=False), str(path)
+                # read as text so a bad value is judged per row, then give features their types back
+                text = pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema=False)
+                return _typed_text_features(text), str(path)
             if suffix in (".jsonl", ".ndjson", ".json"):
                 return pl.read_ndjson(path, infer_schema_length=None), str(path)
         except pl.exceptions.PolarsError as exc:
             raise ValidationError(f"file={str(path)!r}: cannot be read as {suffix[1:]}: {exc}") from None
         raise ValidationError(f"file={str(path)!r}: expected .parquet, .csv, .tsv or .jsonl")
     if type(data).__module__.startswith("pandas"):
-        return pl.from_pandas(data), "pandas"
+        return _from_pandas(data), "pandas"
     if isinstance(data, Mapping):
-        return pl.DataFrame(dict(data)), "dict"
+        return _python_columns(dict(data)), "dict"
     if isinstance(data, list):
-        return pl.DataFrame(data), "records"
+        try:
+            # every row decides the schema: a key or a type first seen after row 100 is not lost
+            return pl.DataFrame(data, infer_schema_length=None), "records"
+        except (TypeError, pl.exceptions.PolarsError):
+            names = list(dict.fromkeys(k for row in data if isinstance(row, Mapping) for k in row))
+            return _python_columns({k: [row.get(k) for row in data] for k in names}), "records"
     raise ValidationError(
         f"data={type(data).__name__}: expected a polars/pandas/pyarrow frame, a dict of columns, a list of rows "
         "or a path to a CSV, Parquet or JSON-lines file"
     )
+
+
+def _from_pandas(data: Any) -> pl.DataFrame:
+    """A pandas frame as polars. Time-zone aware columns go over as UTC: pandas 3.1 deprecates the
+    ``Series.values`` call that polars and pyarrow make on them (a warning on every import)."""
+    import pandas as pd
+
+    aware = [c for c, t in data.dtypes.items() if isinstance(t, pd.DatetimeTZDtype)]
+    if aware:
+        data = data.assign(**{c: data[c].dt.tz_convert("UTC").dt.tz_localize(None) for c in aware})
+    frame = pl.from_pandas(data)
+    return frame.with_columns(pl.col(aware).dt.replace_time_zone("UTC")) if aware else frame
+
+
+def _typed_text_features(frame: pl.DataFrame) -> pl.DataFrame:
+    """Feature columns of a CSV read as text: numbers -> Float64, true/false -> Boolean, as
+    polars' own CSV inference would; the log's own columns stay text for validation."""
+    names = [n for n, t in frame.schema.items() if n not in RESERVED and n != "model_name" and t == pl.String]
+    if not names or frame.is_empty():
+        return frame
+    counts = frame.select(
+        *[pl.col(n).is_not_null().sum().alias(f"{n}\x00n") for n in names],
+        *[pl.col(n).str.strip_chars().cast(pl.Float64, strict=False).is_not_null().sum().alias(f"{n}\x00f") for n in names],
+        *[pl.col(n).str.strip_chars().str.to_lowercase().is_in(["true", "false"]).sum().alias(f"{n}\x00b") for n in names],
+    ).row(0, named=True)
+    casts = []
+    for n in names:
+        present = counts[f"{n}\x00n"]
+        if present and counts[f"{n}\x00f"] == present:
+            casts.append(pl.col(n).str.strip_chars().cast(pl.Float64))
+        elif present and counts[f"{n}\x00b"] == present:
+            casts.append(pl.col(n).str.strip_chars().str.to_lowercase() == "true")
+    return frame.with_columns(casts) if casts else frame
+
+
+def _python_columns(columns: dict[str, Any]) -> pl.DataFrame:
+    """Columns of Python values; a column of mixed types (``[1, 0.5]``, ``[1, "maybe"]``) is
+    widened to a common type or to text instead of failing, so validation can judge each row."""
+    try:
+        return pl.DataFrame(columns)
+    except (TypeError, pl.exceptions.PolarsError):
+        pass
+    out = {}
+    for name, values in columns.items():
+        try:
+            out[name] = pl.Series(name, values, strict=False) if isinstance(values, list) else values
+            if isinstance(values, list) and out[name].null_count() != sum(v is None for v in values):
+                raise TypeError(f"{name}: values lost in conversion")
+        except (TypeError, pl.exceptions.PolarsError):
+            out[name] = pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.String)
+    return pl.DataFrame(out)
 
 
 def _file_batch_id(path: Path) -> str:
@@ -324,8 +382,12 @@ def _validate(
     registered: dict[str, set[str]] | None,
     max_future: _dt.timedelta,
     ingest_time: _dt.datetime,
+    batch_id: str = "",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split ``frame`` into (accepted rows in the log schema, quarantined raw rows + reason)."""
+    """Split ``frame`` into (accepted rows in the log schema, quarantined raw rows + reason).
+
+    A row without a ``prediction_id`` gets ``<batch_id>-<row>``: unique, and the same again
+    when the same batch is re-imported after a crash."""
     frame = frame.with_row_index("_row")
     columns = set(frame.columns)
     if model is not None:
@@ -476,7 +538,7 @@ def _validate(
     good = frame.filter(~failed)
     accepted = good.select(
         pl.col("model_name"),
-        pl.col("_pid").alias("prediction_id"),
+        pl.coalesce(pl.col("_pid"), pl.format(f"{batch_id}-{{}}", pl.col("_row"))).alias("prediction_id"),
         pl.col("_version").alias("version"),
         ts_final,
         pred_value,
@@ -645,6 +707,7 @@ def _ingest(
     accepted, quarantined = _validate(
         ws, frame, model=model, strict=strict, registered=registered,
         max_future=_dt.timedelta(seconds=float(settings.get("max_future_seconds", 86400))), ingest_time=when,
+        batch_id=batch_id,
     )
     rules = settings.get("anonymize") or {}
     if rules:
@@ -794,6 +857,7 @@ def log_labels(
         pl.coalesce([pl.when(pl.col(f"_m{i}")).then(pl.lit(rule)) for i, (_, _, rule) in enumerate(checks)]).alias("_rule"),
     ).with_columns(pl.when(pl.col("_reason") != "").then(pl.col("_reason")).alias("_reason"))
     good = frame.filter(pl.col("_reason").is_null()).select(
+        pl.col("_row"),
         pl.col("prediction_id").cast(pl.String),
         pl.col("_actual").alias("actual"),
         pl.coalesce(pl.col("_ts"), pl.lit(default_at).dt.cast_time_unit("us")).alias("labeled_at"),
@@ -808,8 +872,8 @@ def log_labels(
     unknown_rows = good.filter(~is_known)
     if unknown == "quarantine" and unknown_rows.height:
         good = good.filter(is_known)
-        extra = unknown_rows.with_row_index("row").select(
-            pl.col("row"), pl.col("prediction_id"), pl.col("actual").cast(pl.String),
+        extra = unknown_rows.select(
+            pl.col("_row").alias("row"), pl.col("prediction_id"), pl.col("actual").cast(pl.String),
             pl.lit("unknown prediction_id").alias("rule"),
             pl.format(f"prediction_id='{{}}': no prediction of {model} with this id", pl.col("prediction_id")).alias("reason"),
         )
@@ -817,7 +881,7 @@ def log_labels(
         extra = None
     batch_id = _check_batch_id(batch_id or "l" + uuid.uuid4().hex)
     if good.height:
-        body = good.with_columns(pl.lit(batch_id).alias("batch_id"))
+        body = good.drop("_row").with_columns(pl.lit(batch_id).alias("batch_id"))
         _write_parquet_atomic(body, ws.labels_dir / f"model_name={model}" / f"part-{batch_id}.parquet")
     raw = bad.select(
         pl.col("_row").alias("row"), pl.col("prediction_id").cast(pl.String, strict=False),
@@ -1408,8 +1472,11 @@ class PredictionTracker:
             self._first = time.monotonic()
         # list.append is atomic under the GIL; the flusher copies then deletes the first n
         # rows, so no lock is needed here and no row can be lost between the two
-        buf.append((model, version, prediction, actual, confidence, features, prediction_id,
-                    timestamp if timestamp is not None else time.time_ns() // 1000))
+        if timestamp is None:
+            timestamp = time.time_ns() // 1000  # ints in the buffer are epoch microseconds
+        elif type(timestamp) is int:
+            timestamp = float(timestamp)  # given as epoch seconds, like everywhere else
+        buf.append((model, version, prediction, actual, confidence, features, prediction_id, timestamp))
         if len(buf) >= self.flush_rows:
             self._wake.set()
         return prediction_id
@@ -1478,7 +1545,7 @@ class PredictionTracker:
                         raise
                     time.sleep(min(5.0, 0.1 * 2 ** min(self._stats["errors"], 6)))
                     return None
-                del self._buf[:n]  # only now: a crash in _write keeps the rows buffered
+                self._buf.clear()  # only now: a crash in _write keeps the rows buffered
                 self.last_error = None
                 self._stats["written"] += summary.accepted
                 self._stats["quarantined"] += summary.quarantined
@@ -1491,25 +1558,39 @@ class PredictionTracker:
         if all(type(t) is int for t in stamps):
             ts = pl.Series("timestamp", stamps, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
         else:
-            ts = pl.Series("timestamp", [
-                _dt.datetime.fromtimestamp(t / 1e6, UTC) if type(t) is int else _safe_utc(t) for t in stamps
-            ], dtype=pl.Datetime("us", "UTC"))
+            # given datetimes, dates and text go through the same parsing and checks as a bulk
+            # import, so an unparseable one is quarantined rather than replaced by "now"
+            ts = pl.Series("timestamp", [_stamp_text(t) for t in stamps], dtype=pl.String)
         columns: dict[str, Any] = {
-            "model_name": pl.Series(models, dtype=pl.String),
+            "model_name": _text_series(models),
             "version": pl.Series([str(v) for v in versions], dtype=pl.String),
             "prediction": _mixed_series(preds),
             "actual": _mixed_series(actuals),
             "confidence": _mixed_series(confs),
-            "prediction_id": pl.Series(pids, dtype=pl.String),
+            "prediction_id": _text_series(pids),  # an int id (a database key) is kept as its text
             "timestamp": ts,
         }
         frame = pl.DataFrame(columns)
+        misnamed = None
         if any(f for f in feats):
-            feature_frame = pl.DataFrame([dict(f) if f else {} for f in feats], infer_schema_length=None)
+            # features of mixed types across rows are widened, never a flush that fails forever
+            feature_frame, _ = _to_frame([dict(f) if f else {} for f in feats])
             clash = [c for c in feature_frame.columns if c in RESERVED]
             if clash:
                 feature_frame = feature_frame.rename({c: f"feature_{c}" for c in clash})
             frame = pl.concat([frame, feature_frame], how="horizontal")
+            wrong = [c for c in feature_frame.columns if not _FEATURE_RE.match(c)]
+            if wrong:
+                # a name that cannot be a column: those rows go to quarantine, the others are written
+                hit = pl.any_horizontal(pl.col(wrong).is_not_null())
+                misnamed = frame.with_row_index("row").filter(hit).select(
+                    "row", pl.all().exclude("row").cast(pl.String, strict=False),
+                    pl.lit("bad feature name").alias("rule"),
+                    pl.coalesce([pl.when(pl.col(c).is_not_null()).then(pl.lit(
+                        f"feature {c!r}: expected a feature name of letters, digits and '_'"
+                        " (at most 64, not starting with a digit)")) for c in wrong]).alias("reason"),
+                )
+                frame = frame.filter(~hit).drop(wrong)
         if self._settings is None or time.monotonic() - self._settings_at > 30:
             self._settings, self._settings_at = self.ws.settings(), time.monotonic()
         registered = None
@@ -1519,15 +1600,38 @@ class PredictionTracker:
                 self._known = _registered(self.ws)
             registered = self._known
         batch = "t" + uuid.uuid4().hex
-        return _ingest(self.ws, frame, source="tracker", batch_id=batch, strict=self.strict,
-                       registered=registered, durable=self.durable, settings=self._settings)
+        summary = _ingest(self.ws, frame, source="tracker", batch_id=batch, strict=self.strict,
+                          registered=registered, durable=self.durable, settings=self._settings)
+        if misnamed is None or misnamed.is_empty():
+            return summary
+        files = _write_quarantine(self.ws, misnamed, batch + "-names", "tracker", now())
+        reasons, examples = _summarise_reasons(misnamed)
+        return dataclasses.replace(
+            summary, quarantined=summary.quarantined + misnamed.height, files=summary.files + files,
+            reasons={**summary.reasons, **reasons}, examples={**summary.examples, **examples},
+        )
 
 
-def _safe_utc(value: Any) -> _dt.datetime | None:
+def _text_series(values: tuple[Any, ...]) -> pl.Series:
     try:
-        return to_utc(value)
-    except ValidationError:
-        return None
+        return pl.Series(values, dtype=pl.String)
+    except (TypeError, pl.exceptions.PolarsError):
+        return pl.Series([None if v is None else str(v) for v in values], dtype=pl.String)
+
+
+def _stamp_text(value: Any) -> str | None:
+    """A buffered timestamp as text for validation: ints are the tracker's own epoch
+    microseconds, floats epoch seconds given by the caller."""
+    try:
+        if type(value) is int:
+            return _dt.datetime.fromtimestamp(value / 1e6, UTC).isoformat()
+        if type(value) is float:
+            return _dt.datetime.fromtimestamp(value, UTC).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return str(value)
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    return None if value is None else str(value)
 
 
 def _mixed_series(values: tuple[Any, ...]) -> pl.Series:

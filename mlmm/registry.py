@@ -375,6 +375,7 @@ class _Projection:
     def __init__(self) -> None:
         self.seq = 0
         self.synced_open = -1
+        self.registry_id: str | None = None
         self.versions: dict[tuple[str, str], dict[str, Any]] = {}
         self.deploy: dict[tuple[str, str], dict[str, Any]] = {}
         self._meta: dict[tuple[str, str], ModelMetadata] = {}
@@ -522,6 +523,12 @@ class Registry:
         if proj is None:
             proj = conn.projection = _Projection()
         if proj.synced_open != conn.opens:
+            # reopened: another process may have appended; another registry id means the file
+            # was replaced (a rebuilt workspace), so the projection starts over
+            registry_id = con.execute("SELECT registry_id FROM registry_info").fetchone()[0]
+            if proj.registry_id != registry_id:
+                proj = conn.projection = _Projection()
+                proj.registry_id = registry_id
             proj.catch_up(con)
             proj.synced_open = conn.opens
         return proj
@@ -564,6 +571,10 @@ class Registry:
             return _latest(versions)
         ver = str(Version.parse(version))
         found = self._states(con, name=name, version=ver, include_deleted=True)
+        if not found:
+            # build metadata does not identify a version (semver 10): "1.0.0" finds "1.0.0+b.7"
+            wanted = Version.parse(version)
+            found = [m for m in self._states(con, name=name, include_deleted=True) if m.version == wanted]
         if not found:
             if not con.execute("SELECT 1 FROM versions WHERE model_name = ? LIMIT 1", [name]).fetchone():
                 raise NotFoundError(self._missing_model_message(con, name))
@@ -995,15 +1006,17 @@ class Registry:
             return self._require(con, name, meta.version)
 
     def undeploy(self, name: str, *, env: str = "production", version: str | Version | None = None,
-                 actor: str | None = None, reason: str | None = None) -> None:
-        """Stop serving a model in an environment (or only ``version``, e.g. a canary)."""
+                 actor: str | None = None, reason: str | None = None, at: Any = None) -> None:
+        """Stop serving a model in an environment (or only ``version``, e.g. a canary).
+        ``at`` back-dates the event, as for :meth:`deploy`."""
         _check_env(env)
         with self.ws._connect() as con:
             state = self._deployment_state(con, name=check_name(name, "name")).get((name, env))
             ver = str(Version.parse(version)) if version is not None else None
             if state is None or (ver is not None and ver not in (state["version"], state["canary"])):
                 raise ConflictError(f"{name}{' ' + ver if ver else ''} is not deployed in {env}; nothing to undeploy")
-            self._event(con, "undeployed", name, ver, environment=env, actor=actor, reason=reason)
+            self._event(con, "undeployed", name, ver, environment=env, actor=actor, reason=reason,
+                        ts=to_utc(at, "at") if at is not None else None)
 
     def set_traffic(self, name: str, version: str | Version, share: float, *, env: str = "production",
                     actor: str | None = None, reason: str | None = None, at: Any = None) -> None:
@@ -1031,6 +1044,11 @@ class Registry:
             state = self._deployment_state(con, name=check_name(name, "name")).get((name, env))
             if state is None:
                 raise ConflictError(f"{name} is not deployed in {env}; nothing to roll back")
+            if state["canary"] and state["version"] is None and to_version is None:
+                raise ConflictError(
+                    f"{name} in {env} serves only the canary {state['canary']}; expected a deployed version to "
+                    "fall back to (deploy one, or undeploy the canary)"
+                )
             if state["canary"] and to_version is None:
                 self._event(con, "traffic", name, state["canary"], environment=env, actor=actor,
                             reason=reason or "rollback: canary ended", traffic=0.0,

@@ -19,8 +19,11 @@ __all__ = ["Version"]
 _SEMVER_RE = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$",
+    re.ASCII,  # semver digits are ASCII: "1\u0661.0.0" must not parse as 11.0.0
 )
+_PRERELEASE_RE = re.compile(r"^(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*$", re.ASCII)
+_BUILD_RE = re.compile(r"^[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*$", re.ASCII)
 
 
 @functools.total_ordering
@@ -47,6 +50,13 @@ class Version:
         for field, value in (("major", major), ("minor", minor), ("patch", patch)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValidationError(f"{field}={value!r}: expected a non-negative integer")
+        if prerelease and not (isinstance(prerelease, str) and _PRERELEASE_RE.fullmatch(prerelease)):
+            raise ValidationError(
+                f"prerelease={prerelease!r}: expected dot-separated identifiers of [0-9A-Za-z-],"
+                " no leading zeros in numbers"
+            )
+        if build and not (isinstance(build, str) and _BUILD_RE.fullmatch(build)):
+            raise ValidationError(f"build={build!r}: expected dot-separated identifiers of [0-9A-Za-z-]")
         self.major, self.minor, self.patch = major, minor, patch
         self.prerelease = prerelease or None
         self.build = build or None

@@ -82,6 +82,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 traffic DOUBLE,
                 details VARCHAR)""",
             "CREATE INDEX events_model ON events (model_name)",
+            # a random identity per registry file: a cached projection of another file (a
+            # workspace rebuilt in place) is recognised and dropped
+            "CREATE TABLE registry_info (registry_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)",
+            "INSERT INTO registry_info SELECT md5(random()::VARCHAR || now()::VARCHAR), now()::TIMESTAMP",
             """CREATE TABLE settings (
                 seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
                 ts TIMESTAMP NOT NULL,
@@ -122,7 +126,8 @@ def _describe_pid(pid: str) -> str:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return ""
-    cmd = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    # one line: a `python -c` holder may carry a multi-line script in its arguments
+    cmd = " ".join(raw.decode(errors="replace").replace("\0", " ").split())
     return cmd[:120]
 
 
@@ -240,13 +245,14 @@ class _RegistryConnection:
             except duckdb.Error as exc:
                 raise WorkspaceError(f"registry={self.path}: cannot open: {exc}") from exc
             self.opens += 1
-            if not self._migrated:
-                try:
-                    _migrate(con, self.path)
-                except BaseException:
-                    con.close()
-                    raise
-                self._migrated = True
+            try:
+                # every open: the file may be new (a workspace rebuilt with --force) or migrated
+                # by a newer mlmm since; when it is current this is one cheap query
+                _migrate(con, self.path)
+            except BaseException:
+                con.close()
+                raise
+            self._migrated = True
             return con
 
     def _after_fork(self) -> None:
@@ -257,14 +263,20 @@ class _RegistryConnection:
         self._reaper = None
 
 
-def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP, description VARCHAR)")
+def _check_schema(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """The registry's schema version; raises when it is newer than this code knows."""
     current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise WorkspaceError(
             f"registry={path}: schema version {current} is newer than this mlmm understands "
             f"({SCHEMA_VERSION}); expected an mlmm release that knows it (upgrade mlmm)"
         )
+    return current
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP, description VARCHAR)")
+    current = _check_schema(con, path)
     for version, description, statements in MIGRATIONS:
         if version <= current:
             continue
