@@ -2,7 +2,7 @@
 
 Layout (hive-partitioned Parquet, every file immutable)::
 
-    predictions/model_name=<m>/date=<YYYY-MM-DD>/part-<batch>-<n>.parquet
+    predictions/model_name=<m>/date=<YYYY-MM-DD>/part-<batch>.parquet
     labels/model_name=<m>/part-<batch>.parquet
     quarantine/date=<YYYY-MM-DD>/part-<batch>.parquet
     imports/<batch>.json
@@ -258,10 +258,15 @@ def _python_columns(columns: dict[str, Any]) -> pl.DataFrame:
     for name, values in columns.items():
         try:
             out[name] = pl.Series(name, values, strict=False) if isinstance(values, list) else values
-            if isinstance(values, list) and out[name].null_count() != sum(v is None for v in values):
+            if isinstance(values, list) and (
+                out[name].dtype == pl.Object or out[name].null_count() != sum(v is None for v in values)
+            ):
                 raise TypeError(f"{name}: values lost in conversion")
         except (TypeError, pl.exceptions.PolarsError):
-            out[name] = pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.String)
+            out[name] = pl.Series(name, [
+                None if v is None else v if isinstance(v, str) else _json_text(v) if isinstance(v, (list, dict))
+                else str(v) for v in values
+            ], dtype=pl.String)
     return pl.DataFrame(out)
 
 
@@ -550,7 +555,7 @@ def _validate(
     quarantined = bad.select(
         pl.col("_row").alias("row"),
         *[pl.col(c).cast(pl.String, strict=False) if not isinstance(schema[c], (pl.List, pl.Struct, pl.Array))
-          else pl.col(c).map_elements(repr, return_dtype=pl.String) for c in raw_cols],
+          else pl.col(c).map_elements(_json_text, return_dtype=pl.String) for c in raw_cols],
         pl.col("_rule").alias("rule"),
         pl.col("_reason").alias("reason"),
     )
@@ -566,8 +571,15 @@ def _feature_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Null:
         return c.cast(pl.String)
     if isinstance(dtype, (pl.List, pl.Struct, pl.Array)):
-        return c.map_elements(lambda v: json.dumps(v, default=str), return_dtype=pl.String)
+        return c.map_elements(_json_text, return_dtype=pl.String)
     return c.cast(pl.String, strict=False)
+
+
+def _json_text(value: Any) -> str:
+    """A nested value (a list arrives as a polars Series, a struct as a dict) as JSON text."""
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    return json.dumps(value, default=str)
 
 
 # ----------------------------------------------------------------------------- anonymize
@@ -1545,7 +1557,7 @@ class PredictionTracker:
                         raise
                     time.sleep(min(5.0, 0.1 * 2 ** min(self._stats["errors"], 6)))
                     return None
-                self._buf.clear()  # only now: a crash in _write keeps the rows buffered
+                del self._buf[:n]  # only now: a crash in _write keeps the rows buffered
                 self.last_error = None
                 self._stats["written"] += summary.accepted
                 self._stats["quarantined"] += summary.quarantined
@@ -1584,7 +1596,9 @@ class PredictionTracker:
                 # a name that cannot be a column: those rows go to quarantine, the others are written
                 hit = pl.any_horizontal(pl.col(wrong).is_not_null())
                 misnamed = frame.with_row_index("row").filter(hit).select(
-                    "row", pl.all().exclude("row").cast(pl.String, strict=False),
+                    "row", *[pl.col(c).map_elements(_json_text, return_dtype=pl.String)
+                             if isinstance(t, (pl.List, pl.Struct, pl.Array)) else pl.col(c).cast(pl.String, strict=False)
+                             for c, t in frame.schema.items()],
                     pl.lit("bad feature name").alias("rule"),
                     pl.coalesce([pl.when(pl.col(c).is_not_null()).then(pl.lit(
                         f"feature {c!r}: expected a feature name of letters, digits and '_'"

@@ -1044,11 +1044,6 @@ class Registry:
             state = self._deployment_state(con, name=check_name(name, "name")).get((name, env))
             if state is None:
                 raise ConflictError(f"{name} is not deployed in {env}; nothing to roll back")
-            if state["canary"] and state["version"] is None and to_version is None:
-                raise ConflictError(
-                    f"{name} in {env} serves only the canary {state['canary']}; expected a deployed version to "
-                    "fall back to (deploy one, or undeploy the canary)"
-                )
             if state["canary"] and to_version is None:
                 self._event(con, "traffic", name, state["canary"], environment=env, actor=actor,
                             reason=reason or "rollback: canary ended", traffic=0.0,

@@ -261,6 +261,14 @@ def test_mixed_python_types_in_a_column_are_validated_per_row(ws):
     assert ws.predictions().filter(pl.col("prediction_id") == "late").select("extra").collect().item() == "x"
 
 
+def test_nested_features_are_stored_as_json_text(ws):
+    summary = P.log_predictions(ws, {"version": ["1.0.0"] * 3, "prediction": [1, 0, "x"], "prediction_id": ["a", "b", "c"],
+                                     "tags": [[1, 2], [3], [4]], "meta": [{"k": 1}, {"k": None}, {"k": 3}]}, model="m")
+    assert (summary.accepted, summary.quarantined) == (2, 1)
+    assert log_rows(ws, "prediction_id", "tags", "meta") == [("a", "[1, 2]", '{"k": 1}'), ("b", "[3]", '{"k": null}')]
+    assert P.read_quarantine(ws).select("prediction_id", "tags", "meta").rows() == [("c", "[4]", '{"k": 3}')]
+
+
 # ----------------------------------------------------------------------------- validation
 BAD_CSV_ROWS = [
     # prediction_id, model_name, version, prediction, actual, confidence, timestamp
