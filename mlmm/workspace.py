@@ -5,7 +5,7 @@ A workspace is one directory::
     registry.duckdb      models, versions, events (append-only), settings
     predictions/         model_name=<m>/date=<YYYY-MM-DD>/part-<id>.parquet (immutable files)
     labels/              model_name=<m>/part-<id>.parquet (late ground truth, joined at query time)
-    quarantine/          model_name=<m>/date=<YYYY-MM-DD>/part-<id>.parquet (rejected rows + reason)
+    quarantine/          date=<YYYY-MM-DD>/part-<batch>.parquet (rejected rows, each with its rule and reason)
     imports/             one JSON record per committed bulk import (makes imports idempotent)
 
 DuckDB locks the whole database file per process and opening it costs ~15 ms. The registry
