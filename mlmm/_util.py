@@ -87,6 +87,22 @@ def parse_duration(value: str | int | float | _dt.timedelta, field: str = "durat
     return _dt.timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
+def format_duration(value: _dt.timedelta) -> str:
+    """A timedelta in the largest unit that divides it, as :func:`parse_duration` reads it.
+
+    >>> format_duration(_dt.timedelta(days=1)), format_duration(_dt.timedelta(hours=36))
+    ('1d', '36h')
+    >>> format_duration(_dt.timedelta(seconds=90)), format_duration(_dt.timedelta(seconds=1.5))
+    ('90s', '1.5s')
+    """
+    seconds = value.total_seconds()
+    for unit in ("w", "d", "h", "m"):
+        size = _DURATION_UNITS[unit]
+        if seconds and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def check_name(name: Any, field: str = "model_name") -> str:
     """Validate a model name: letters, digits, ``-``, ``_``, ``.``; at most 128 characters.
 

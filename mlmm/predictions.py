@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import json
 import logging
+import numbers
 import os
 import re
 import shutil
@@ -47,7 +48,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._util import UTC, atomic_write_json, fsync_dir, is_valid_name, now, parse_duration, to_utc
+from ._util import (
+    UTC,
+    atomic_write_json,
+    format_duration,
+    fsync_dir,
+    is_valid_name,
+    now,
+    parse_duration,
+    to_utc,
+)
 from .errors import MlmmError, NotFoundError, ValidationError
 from .version import Version
 from .workspace import memory_cursor
@@ -511,7 +521,7 @@ def _validate(
             pl.when(pl.col("_ts").is_null())
             .then(pl.format("timestamp='{}': expected an ISO-8601 time", pl.col("timestamp").cast(pl.String, strict=False)))
             .otherwise(pl.format(
-                f"timestamp={{}}: expected a time before {limit.isoformat(timespec='seconds')} (more than {max_future} in the future)",
+                f"timestamp={{}}: expected a time before {limit.isoformat(timespec='seconds')} (more than {format_duration(max_future)} in the future)",
                 pl.col("_ts").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
             )),
             pl.lit("bad timestamp"),
@@ -524,8 +534,13 @@ def _validate(
         pid = pl.col("prediction_id").cast(pl.String)
         pid = pl.when(pid.str.strip_chars() == "").then(None).otherwise(pid)
         frame = frame.with_columns(pid.alias("_pid"))
+        ids = frame.select(pl.col("_pid").drop_nulls().hash().n_unique().alias("n"), pl.col("_pid").count().alias("c"))
+        # distinct 64-bit hashes prove the ids distinct (the usual case, ~10x cheaper than
+        # is_first_distinct on the text); a repeat or a hash collision takes the exact check
+        duplicate = (pl.lit(False) if ids.item(0, "n") == ids.item(0, "c")
+                     else pl.col("_pid").is_not_null() & ~pl.col("_pid").is_first_distinct())
         rules.append((
-            pl.col("_pid").is_not_null() & ~pl.col("_pid").is_first_distinct(),
+            duplicate,
             pl.format("prediction_id='{}': appears more than once in this batch", pl.col("_pid")),
             pl.lit("duplicate prediction_id"),
         ))
@@ -1406,6 +1421,7 @@ def _finish_manifests(folder: Path, grace_s: float, dry_run: bool) -> tuple[int,
 
 # ----------------------------------------------------------------------------- tracker
 _TRACKERS: weakref.WeakSet[PredictionTracker] = weakref.WeakSet()
+_BACKLOG_FACTOR = 5  # a backlogged tracker writes up to this many flush_rows per file
 
 
 class PredictionTracker:
@@ -1486,8 +1502,8 @@ class PredictionTracker:
         # rows, so no lock is needed here and no row can be lost between the two
         if timestamp is None:
             timestamp = time.time_ns() // 1000  # ints in the buffer are epoch microseconds
-        elif type(timestamp) is int:
-            timestamp = float(timestamp)  # given as epoch seconds, like everywhere else
+        elif type(timestamp) is not float:
+            timestamp = _given_stamp(timestamp)
         buf.append((model, version, prediction, actual, confidence, features, prediction_id, timestamp))
         if len(buf) >= self.flush_rows:
             self._wake.set()
@@ -1545,7 +1561,9 @@ class PredictionTracker:
         summary = None
         with self._write_lock:
             while self._buf:
-                n = min(len(self._buf), self.flush_rows)
+                # a backlog (a caller faster than the writer) goes out in bigger files: the
+                # fixed cost per file (validation passes, fsync) is then paid less often
+                n = min(len(self._buf), self.flush_rows * _BACKLOG_FACTOR)
                 rows = self._buf[:n]
                 try:
                     summary = self._write(rows)
@@ -1566,16 +1584,20 @@ class PredictionTracker:
         return summary
 
     def _write(self, rows: list[tuple[Any, ...]]) -> ImportSummary:
-        models, versions, preds, actuals, confs, feats, pids, stamps = zip(*rows, strict=True)
-        if all(type(t) is int for t in stamps):
-            ts = pl.Series("timestamp", stamps, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
-        else:
+        # one pass per column (zip(*rows) over 10^5 tuples is several times slower)
+        models, versions, preds, actuals, confs, feats, pids, stamps = (
+            [r[i] for r in rows] for i in range(8)
+        )
+        try:
+            # the tracker's own stamps are int epoch microseconds; anything else fails here
+            ts = pl.Series("timestamp", stamps, dtype=pl.Int64, strict=True).cast(pl.Datetime("us", "UTC"))
+        except (TypeError, OverflowError, pl.exceptions.PolarsError):
             # given datetimes, dates and text go through the same parsing and checks as a bulk
             # import, so an unparseable one is quarantined rather than replaced by "now"
             ts = pl.Series("timestamp", [_stamp_text(t) for t in stamps], dtype=pl.String)
         columns: dict[str, Any] = {
             "model_name": _text_series(models),
-            "version": pl.Series([str(v) for v in versions], dtype=pl.String),
+            "version": _text_series(versions),
             "prediction": _mixed_series(preds),
             "actual": _mixed_series(actuals),
             "confidence": _mixed_series(confs),
@@ -1584,9 +1606,9 @@ class PredictionTracker:
         }
         frame = pl.DataFrame(columns)
         misnamed = None
-        if any(f for f in feats):
+        if any(feats):
             # features of mixed types across rows are widened, never a flush that fails forever
-            feature_frame, _ = _to_frame([dict(f) if f else {} for f in feats])
+            feature_frame, _ = _to_frame([f if type(f) is dict else dict(f) if f else {} for f in feats])
             clash = [c for c in feature_frame.columns if c in RESERVED]
             if clash:
                 feature_frame = feature_frame.rename({c: f"feature_{c}" for c in clash})
@@ -1626,7 +1648,7 @@ class PredictionTracker:
         )
 
 
-def _text_series(values: tuple[Any, ...]) -> pl.Series:
+def _text_series(values: list[Any]) -> pl.Series:
     try:
         return pl.Series(values, dtype=pl.String)
     except (TypeError, pl.exceptions.PolarsError):
@@ -1648,17 +1670,23 @@ def _stamp_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _mixed_series(values: tuple[Any, ...]) -> pl.Series:
+def _given_stamp(value: Any) -> Any:
+    """A caller's timestamp for the buffer, where ints mean the tracker's own epoch
+    microseconds: numbers are epoch seconds (as floats), a bool is text that fails validation."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
+def _mixed_series(values: list[Any]) -> pl.Series:
     """A column from Python values of possibly mixed types; odd ones become text for validation."""
-    kinds = {type(v) for v in values if v is not None}
-    if not kinds:
-        return pl.Series(values, dtype=pl.Null)
-    if kinds <= {bool}:
-        return pl.Series(values, dtype=pl.Boolean)
-    if kinds <= {int}:
-        return pl.Series(values, dtype=pl.Int64)
-    if kinds <= {int, float}:
-        return pl.Series(values, dtype=pl.Float64)
+    for dtype in (None, pl.Float64):  # inferred from the values, then ints and floats mixed
+        try:
+            return pl.Series(values, dtype=dtype, strict=True)
+        except (TypeError, OverflowError, pl.exceptions.PolarsError):
+            pass
     return pl.Series([None if v is None else str(v) for v in values], dtype=pl.String)
 
 
