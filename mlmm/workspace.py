@@ -95,6 +95,28 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 reason VARCHAR)""",
         ],
     ),
+    (
+        2,
+        "alerts: append-only alert log (raised, worsened, acknowledged, resolved, cleared, notified)",
+        [
+            """CREATE TABLE alerts (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                alert_id VARCHAR NOT NULL,
+                event VARCHAR NOT NULL,
+                model_name VARCHAR NOT NULL,
+                version VARCHAR,
+                rule VARCHAR NOT NULL,
+                severity VARCHAR NOT NULL,
+                value DOUBLE,
+                threshold DOUBLE,
+                message VARCHAR,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                details VARCHAR)""",
+            "CREATE INDEX alerts_id ON alerts (alert_id)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -566,7 +588,7 @@ def open_workspace(
     ...     print(ws.info()["schema_version"])
     ...     ws.close()
     ['imports', 'labels', 'predictions', 'quarantine']
-    1
+    2
     """
     ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
     with ws._connect():

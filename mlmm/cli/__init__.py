@@ -63,11 +63,14 @@ def _main(
 
 
 from . import models as _models  # noqa: E402
+from . import monitor as _monitor  # noqa: E402
 from . import predictions as _predictions  # noqa: E402
 from . import ws as _workspace  # noqa: E402
 
 app.add_typer(_models.app, name="models")
 app.add_typer(_predictions.app, name="predictions")
+app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_monitor.alerts_app, name="alerts")
 app.add_typer(_workspace.app, name="workspace")
 
 
