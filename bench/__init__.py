@@ -11,6 +11,6 @@ the functions that use them, so this package imports without them.
 
 from __future__ import annotations
 
-AREAS = ("tracking", "bulk", "registry")
+AREAS = ("tracking", "bulk", "registry", "monitoring")
 
 __all__ = ["AREAS"]

@@ -55,6 +55,8 @@ class Sizes:
     registry_versions: int = 200
     registry_reads: int = 200
     registry_cold_reads: int = 10
+    monitor_rows: int = 10_000_000  # issue 4 §1: 3 models x 2 versions x 30 days
+    monitor_repeat: int = 15
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -63,6 +65,7 @@ class Sizes:
         return cls(
             quick=True, track_calls=20_000, track_repeat=2, row_commit_rows=300,
             bulk_rows=200_000, bulk_repeat=1, registry_versions=30, registry_reads=30, registry_cold_reads=3,
+            monitor_rows=300_000, monitor_repeat=3,
         )
 
 

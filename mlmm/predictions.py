@@ -890,12 +890,14 @@ def log_labels(
         pl.coalesce(pl.col("_ts"), pl.lit(default_at).dt.cast_time_unit("us")).alias("labeled_at"),
     )
     bad = frame.filter(pl.col("_reason").is_not_null())
+    # the day of each labelled prediction: labels are stored next to their predictions' day,
+    # so a query over a time window reads only those days' labels
     known = (
-        read_predictions(ws, model=model, with_labels=False).select("prediction_id")
+        read_predictions(ws, model=model, with_labels=False).select("prediction_id", "date")
         .filter(pl.col("prediction_id").is_in(good.get_column("prediction_id").implode()))
-        .unique().collect().get_column("prediction_id")
+        .unique().collect()
     )
-    is_known = good.get_column("prediction_id").is_in(known.implode())
+    is_known = good.get_column("prediction_id").is_in(known.get_column("prediction_id").implode())
     unknown_rows = good.filter(~is_known)
     if unknown == "quarantine" and unknown_rows.height:
         good = good.filter(is_known)
@@ -909,7 +911,15 @@ def log_labels(
     batch_id = _check_batch_id(batch_id or "l" + uuid.uuid4().hex)
     if good.height:
         body = good.drop("_row").with_columns(pl.lit(batch_id).alias("batch_id"))
-        _write_parquet_atomic(body, ws.labels_dir / f"model_name={model}" / f"part-{batch_id}.parquet")
+        dated = body.join(known, on="prediction_id", how="left")  # an id logged on two days: both
+        folder = ws.labels_dir / f"model_name={model}"
+        touched = []
+        for (day,), part in dated.partition_by("date", as_dict=True, maintain_order=True).items():
+            name = _UNDATED if day is None else day.isoformat()
+            _write_parquet_atomic(part.drop("date"), folder / name / f"part-{batch_id}.parquet")
+            if day is not None:
+                touched.append(day)
+        refresh_labelled(ws, model, touched)
     raw = bad.select(
         pl.col("_row").alias("row"), pl.col("prediction_id").cast(pl.String, strict=False),
         pl.col("actual").cast(pl.String, strict=False), pl.col("_rule").alias("rule"), pl.col("_reason").alias("reason"),
@@ -1000,9 +1010,42 @@ def prediction_files(ws: Workspace, model: str | None = None, since: Any = None,
     return [f for _, d in _partition_dirs(ws.predictions_dir, model, s, u) for f in _visible_files(d)]
 
 
-def label_files(ws: Workspace, model: str | None = None) -> list[Path]:
-    dirs = [ws.labels_dir / f"model_name={model}"] if model else sorted(ws.labels_dir.glob("model_name=*"))
-    return [f for d in dirs for f in _visible_files(d)]
+_UNDATED = "undated"
+
+
+def _label_dirs(ws: Workspace, model: str | None = None, since: _dt.datetime | None = None,
+                until: _dt.datetime | None = None) -> list[Path]:
+    """Label directories: ``labels/model_name=<m>/<YYYY-MM-DD>/`` holds the labels of that
+    day's predictions (the day of the prediction, as in ``predictions/``), ``undated/`` the
+    labels whose prediction was not in the log when they arrived (always read), and files
+    directly under the model directory come from workspaces older than this layout."""
+    models = [ws.labels_dir / f"model_name={model}"] if model else sorted(ws.labels_dir.glob("model_name=*"))
+    lo = since.date() if since else None
+    hi = until.date() if until else None
+    out = []
+    for mdir in models:
+        if not mdir.is_dir():
+            continue
+        out.append(mdir)
+        for sub in sorted(p for p in mdir.iterdir() if p.is_dir()):
+            if sub.name == _UNDATED:
+                out.append(sub)
+                continue
+            try:
+                day = _dt.date.fromisoformat(sub.name)
+            except ValueError:
+                continue
+            if (lo is None or day >= lo) and (hi is None or day <= hi):
+                out.append(sub)
+    return out
+
+
+def label_files(ws: Workspace, model: str | None = None, since: Any = None, until: Any = None) -> list[Path]:
+    """Label files of a model (all models), restricted to the labels of predictions made
+    between ``since`` and ``until`` when given."""
+    s = to_utc(since, "since") if since is not None else None
+    u = to_utc(until, "until") if until is not None else None
+    return [f for d in _label_dirs(ws, model, s, u) for f in _visible_files(d)]
 
 
 def _union_schema(files: list[Path], base: dict[str, pl.DataType]) -> tuple[dict[str, pl.DataType], bool]:
@@ -1037,10 +1080,12 @@ def _scan(files: list[Path], base: dict[str, pl.DataType], hive: dict[str, pl.Da
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def read_labels(ws: Workspace, model: str | None = None, *, latest: bool = True) -> pl.LazyFrame:
+def read_labels(ws: Workspace, model: str | None = None, *, latest: bool = True, since: Any = None,
+                until: Any = None) -> pl.LazyFrame:
     """Labels as a LazyFrame: ``model_name, prediction_id, actual, labeled_at`` (latest per
-    prediction when ``latest``)."""
-    lf = _scan(label_files(ws, model), LABEL_SCHEMA, {"model_name": pl.String()})
+    prediction when ``latest``); ``since``/``until`` keep the labels of predictions made in
+    that range (by day, plus the undated ones)."""
+    lf = _scan(label_files(ws, model, since, until), LABEL_SCHEMA, {"model_name": pl.String()})
     if latest:
         lf = lf.sort("labeled_at").group_by("model_name", "prediction_id").agg(
             pl.col("actual").last(), pl.col("labeled_at").last()
@@ -1085,8 +1130,14 @@ def read_predictions(
         raise ValidationError(f"model={model!r}: expected a model name")
     if last_n is not None and (isinstance(last_n, bool) or not isinstance(last_n, int) or last_n < 1):
         raise ValidationError(f"last_n={last_n!r}: expected a positive integer")
-    files = [f for _, d in _partition_dirs(ws.predictions_dir, model, s, u) for f in _visible_files(d)]
-    lf = _scan(files, BASE_SCHEMA, HIVE_SCHEMA)
+    days = [(name, d, files) for name, d in _partition_dirs(ws.predictions_dir, model, s, u) if (files := _visible_files(d))]
+    if with_labels and days:
+        loose = {name: _loose_label_files(ws, name) for name in {name for name, _, _ in days}}
+        lf = pl.concat([_labelled_day(ws, name, d, files, loose[name]) for name, d, files in days], how="diagonal_relaxed")
+    else:
+        lf = _scan([f for _, _, files in days for f in files], BASE_SCHEMA, HIVE_SCHEMA)
+        if with_labels:
+            lf = lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"))
     if version is not None:
         lf = lf.filter(pl.col("version") == str(Version.parse(version)))
     if s is not None:
@@ -1097,17 +1148,102 @@ def read_predictions(
         lf = lf.sort("timestamp", descending=True).head(last_n).sort("timestamp")
     base_cols = ["model_name", "version", "prediction_id", "timestamp", "prediction", "actual", "confidence"]
     if with_labels:
-        lfiles = label_files(ws, model)
-        if lfiles:
-            labels = read_labels(ws, model).rename({"actual": "_label", "labeled_at": "labeled_at"})
-            lf = lf.join(labels, on=["model_name", "prediction_id"], how="left").with_columns(
-                pl.coalesce("_label", "actual").alias("actual")
-            ).drop("_label")
-        else:
-            lf = lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"))
         base_cols.append("labeled_at")
     rest = [c for c in lf.collect_schema().names() if c not in base_cols]
     return lf.select(base_cols + rest)
+
+
+# ----------------------------------------------------------------------------- labelled days
+# Joining late labels at query time costs a hash join over every labelled prediction of the
+# window; over 30 days of a busy model that is seconds. Labels are stored by their
+# predictions' day, so each day can be joined on its own and the result kept: a cached file
+# per (model, day) whose name carries a signature of the files it was made from. A query uses
+# it while the signature matches and joins the day live otherwise (today, typically), so a
+# stale cache is never read. Labels that arrived before their prediction (``undated/``) are
+# few and are joined at query time on top. ``log_labels`` and ``compact`` refresh the days
+# they touched; ``refresh_labelled(ws)`` refreshes everything.
+def _labelled_dir(ws: Workspace, model: str, day_dir: Path) -> Path:
+    return ws.path / "cache" / "labelled" / f"model_name={model}" / day_dir.name
+
+
+def _day_label_files(ws: Workspace, model: str, day_dir: Path) -> list[Path]:
+    """Labels stored under the day of their predictions."""
+    return _visible_files(ws.labels_dir / f"model_name={model}" / day_dir.name.partition("=")[2])
+
+
+def _loose_label_files(ws: Workspace, model: str) -> list[Path]:
+    """Labels that can belong to any day: those that arrived before their prediction
+    (``undated/``) and files of the layout before labels were stored by day."""
+    root = ws.labels_dir / f"model_name={model}"
+    return [*_visible_files(root), *_visible_files(root / _UNDATED)]
+
+
+def _signature(files: list[Path]) -> str:
+    h = hashlib.blake2b(digest_size=10)
+    for f in files:
+        try:
+            size = f.stat().st_size
+        except FileNotFoundError:
+            size = -1
+        h.update(f"{f.parent.name}/{f.name}:{size}\n".encode())
+    return h.hexdigest()
+
+
+def _apply_labels(lf: pl.LazyFrame, lfiles: list[Path], *, labelled: bool) -> pl.LazyFrame:
+    """Join the latest label per prediction from ``lfiles``; when ``lf`` already carries
+    labels (``labelled``), a label replaces it only if it is at least as recent."""
+    labels = (_scan(lfiles, LABEL_SCHEMA, {"model_name": pl.String()}).select("prediction_id", "actual", "labeled_at")
+              .sort("labeled_at").group_by("prediction_id")
+              .agg(pl.col("actual").last().alias("_label"), pl.col("labeled_at").last().alias("_lat")))
+    lf = lf.join(labels, on="prediction_id", how="left")
+    if labelled:
+        newer = pl.col("_lat").is_not_null() & (pl.col("labeled_at").is_null() | (pl.col("_lat") >= pl.col("labeled_at")))
+        lf = lf.with_columns(pl.when(newer).then(pl.col("_label")).otherwise(pl.col("actual")).alias("actual"),
+                             pl.when(newer).then(pl.col("_lat")).otherwise(pl.col("labeled_at")).alias("labeled_at"))
+    else:
+        lf = lf.with_columns(pl.coalesce("_label", "actual").alias("actual"), pl.col("_lat").alias("labeled_at"))
+    return lf.drop("_label", "_lat")
+
+
+def _live_day(files: list[Path], lfiles: list[Path]) -> pl.LazyFrame:
+    lf = _scan(files, BASE_SCHEMA, HIVE_SCHEMA)
+    if not lfiles:
+        return lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"))
+    return _apply_labels(lf, lfiles, labelled=False)
+
+
+def _labelled_day(ws: Workspace, model: str, day_dir: Path, files: list[Path], loose: list[Path]) -> pl.LazyFrame:
+    lfiles = _day_label_files(ws, model, day_dir)
+    cached = _labelled_dir(ws, model, day_dir) / f"joined-{_signature(files + lfiles)}.parquet"
+    lf = pl.scan_parquet(cached, hive_partitioning=False) if lfiles and cached.exists() else _live_day(files, lfiles)
+    return _apply_labels(lf, loose, labelled=True) if loose else lf
+
+
+def refresh_labelled(ws: Workspace, model: str | None = None, days: Iterable[_dt.date] | None = None) -> int:
+    """Write the joined (predictions + latest labels) file of every day whose cache is
+    missing or stale; returns how many were written. Old cache files are removed."""
+    wanted = None if days is None else {d.isoformat() for d in days}
+    written = 0
+    for name, d in _partition_dirs(ws.predictions_dir, model, None, None):
+        if wanted is not None and d.name.partition("=")[2] not in wanted:
+            continue
+        files = _visible_files(d)
+        if not files:
+            continue
+        lfiles = _day_label_files(ws, name, d)
+        if not lfiles:
+            continue  # nothing to join: the live read is a plain scan
+        folder = _labelled_dir(ws, name, d)
+        target = folder / f"joined-{_signature(files + lfiles)}.parquet"
+        if target.exists():
+            continue
+        frame = _live_day(files, lfiles).collect()
+        _write_parquet_atomic(frame, target, durable=False)  # a cache: rebuilt if lost
+        for old in folder.glob("joined-*.parquet"):
+            if old != target:
+                old.unlink(missing_ok=True)
+        written += 1
+    return written
 
 
 def read_quarantine(ws: Workspace, since: Any = None) -> pl.DataFrame:
@@ -1291,6 +1427,8 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
             details.append(str(d.relative_to(ws.path)))
             if not dry_run:
                 shutil.rmtree(d)
+                if root == ws.predictions_dir:  # the day's joined cache goes with it
+                    shutil.rmtree(_labelled_dir(ws, d.parent.name.partition("=")[2], d), ignore_errors=True)
     for f in label_files(ws):
         newest = _max_statistic(f, "labeled_at")
         if newest is not None and newest < cutoff:
@@ -1300,6 +1438,8 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
             details.append(str(f.relative_to(ws.path)))
             if not dry_run:
                 f.unlink()
+                if f.parent.parent != ws.labels_dir and not any(f.parent.glob("*.parquet")):
+                    shutil.rmtree(f.parent)  # a day's labels all gone (with any old manifests)
     stale = ref.timestamp() - 3600
     for root in (ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir):
         for f in root.rglob(".*.tmp"):
@@ -1349,7 +1489,7 @@ def compact(
     removed = written = rows = freed = parts = 0
     details = []
     dirs = [d for _, d in _partition_dirs(ws.predictions_dir, model, None, None)]
-    dirs += [ws.labels_dir / f"model_name={model}"] if model else sorted(ws.labels_dir.glob("model_name=*"))
+    dirs += _label_dirs(ws, model)
     for d in dirs:
         if not d.is_dir():
             continue
@@ -1366,7 +1506,7 @@ def compact(
         details.append(f"{d.relative_to(ws.path)}: {len(small)} files -> 1 ({n} rows)")
         if dry_run:
             continue
-        is_labels = d.parent == ws.labels_dir
+        is_labels = ws.labels_dir in d.parents
         frames = [pl.read_parquet(f, hive_partitioning=False) for f in small]
         merged = pl.concat(frames, how="diagonal_relaxed").sort("labeled_at" if is_labels else "timestamp")
         out_name = f"part-c{uuid.uuid4().hex}.parquet"
@@ -1381,6 +1521,8 @@ def compact(
             r, b = _finish_manifests(d, 0, False)
             removed += r
             freed += b
+    if not dry_run:
+        refresh_labelled(ws, model)
     return MaintenanceSummary("compact", removed, written, rows, freed, parts, dry_run, tuple(details))
 
 

@@ -213,7 +213,7 @@ def _sample(values: Any, name: str, *, min_size: int = 2) -> np.ndarray:
     bad = ~np.isfinite(x)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValidationError(f"{name}[{i}]={x[i]!r}: expected a finite number")
+        raise ValidationError(f"{name}[{i}]={float(x[i])!r}: expected a finite number")
     return x
 
 
@@ -409,8 +409,10 @@ def wilson_interval(successes: Any, trials: Any, confidence: float = 0.95):
         z2n = z * z / n
         center = (p + z2n / 2.0) / (1.0 + z2n)
         half = z * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n)) / (1.0 + z2n)
-    lo = np.clip(center - half, 0.0, 1.0)
-    hi = np.clip(center + half, 0.0, 1.0)
+    # exact at the edges (the formula gives 1 - 1e-16 for s == n)
+    lo = np.where(s == 0, 0.0, np.clip(center - half, 0.0, 1.0))
+    hi = np.where(s == n, 1.0, np.clip(center + half, 0.0, 1.0))
+    lo, hi = np.where(n == 0, np.nan, lo), np.where(n == 0, np.nan, hi)
     if lo.ndim == 0:
         return float(lo), float(hi)
     return lo, hi
@@ -475,7 +477,7 @@ def _wilson_scalar(s: int, n: int, z: float) -> tuple[float, float]:
     z2n = z * z / n
     center = (p + z2n / 2) / (1 + z2n)
     half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
-    return max(0.0, center - half), min(1.0, center + half)
+    return (0.0 if s == 0 else max(0.0, center - half)), (1.0 if s == n else min(1.0, center + half))
 
 
 def two_proportion_test(
@@ -810,15 +812,19 @@ def _bootstrap(data: tuple[np.ndarray, ...], fn: Callable[..., Any], *, paired: 
     method = _choice(method, "method", ("bca", "percentile", "basic"))
     confidence = _unit(confidence, "confidence")
     n_resamples = _count(n_resamples, "n_resamples", minimum=100)
+    # scipy warns (and returns nan) when the resampled statistic is constant: make it an error
     with warnings.catch_warnings():
         warnings.simplefilter("error", _sps.DegenerateDataWarning)
+        warnings.simplefilter("error", RuntimeWarning)
         try:
             res = _sps.bootstrap(
                 data, fn, n_resamples=n_resamples, paired=paired, confidence_level=confidence,
                 method={"bca": "BCa"}.get(method, method), rng=np.random.default_rng(seed),
             )
-        except _sps.DegenerateDataWarning as exc:
+        except (_sps.DegenerateDataWarning, RuntimeWarning) as exc:
             raise ValidationError(f"data: the bootstrap distribution is degenerate ({exc})") from None
+    if not (math.isfinite(res.confidence_interval.low) and math.isfinite(res.confidence_interval.high)):
+        raise ValidationError("data: the bootstrap distribution is degenerate (the interval is undefined)")
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -913,7 +919,7 @@ def paired_table(a: Any, b: Any) -> list[list[int]]:
     for name, v in (("a", x), ("b", y)):
         if v.size and not np.isin(v, (0, 1)).all():
             i = int(np.argmax(~np.isin(v, (0, 1))))
-            raise ValidationError(f"{name}[{i}]={v[i]!r}: expected a boolean (0 or 1)")
+            raise ValidationError(f"{name}[{i}]={v[i].item()!r}: expected a boolean (0 or 1)")
     x, y = x.astype(bool), y.astype(bool)
     return [[int((x & y).sum()), int((x & ~y).sum())], [int((~x & y).sum()), int((~x & ~y).sum())]]
 
@@ -2106,7 +2112,7 @@ def adjust_p_values(
     bad = ~(np.isfinite(p) & (p >= 0) & (p <= 1))
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValidationError(f"p_values[{i}]={p[i]!r}: expected a number in [0, 1]")
+        raise ValidationError(f"p_values[{i}]={float(p[i])!r}: expected a number in [0, 1]")
     method = _choice(method, "method", _ADJUST)
     alpha = _unit(alpha, "alpha")
     m = p.size
@@ -2139,7 +2145,7 @@ def adjust_p_values(
             raise ValidationError(f"estimates, std_errors: expected {m} values each, one per p-value")
         if (se <= 0).any():
             i = int(np.argmax(se <= 0))
-            raise ValidationError(f"std_errors[{i}]={se[i]!r}: expected a number > 0")
+            raise ValidationError(f"std_errors[{i}]={float(se[i])!r}: expected a number > 0")
         z = _z(level)
         lo = tuple(float(v) for v in est - z * se)
         hi = tuple(float(v) for v in est + z * se)

@@ -602,7 +602,7 @@ def test_labels_from_a_dict_and_a_frame_are_joined_at_query_time(ws, frozen):
     assert log_rows(ws, "prediction_id", "actual", with_labels=False) == [("a", None), ("b", None), ("c", 1)]
     batches = P.read_labels(ws, latest=False).collect().get_column("batch_id").unique().sort().to_list()
     assert batches[0].startswith("l") and summary.batch_id in batches
-    assert all_files(ws.labels_dir) == [f"model_name=m/part-{b}.parquet" for b in batches]
+    assert all_files(ws.labels_dir) == [f"model_name=m/2026-01-05/part-{b}.parquet" for b in batches]
 
 
 @pytest.mark.parametrize("newest_first", [False, True])
@@ -801,7 +801,7 @@ def test_cleanup_removes_day_partitions_and_labels_past_the_retention(ws, frozen
     preview = P.cleanup(ws, dry_run=True, reference=reference)
     assert (preview.files_removed, preview.rows, preview.partitions, preview.dry_run) == (4, 4, 2, True)
     assert preview.details[:2] == ("predictions/model_name=m/date=2026-01-01", "predictions/model_name=m/date=2026-01-29")
-    assert preview.details[2].startswith("labels/model_name=m/part-l")
+    assert preview.details[2].startswith("labels/model_name=m/2026-01-01/part-l")
     assert len(preview.details) == 3
     assert log_rows(ws, "prediction_id") == [(f"p{i}",) for i in range(5)]
     assert P.read_labels(ws).select(pl.len()).collect().item() == 2
@@ -812,6 +812,7 @@ def test_cleanup_removes_day_partitions_and_labels_past_the_retention(ws, frozen
     assert log_rows(ws, "prediction_id", "actual") == [("p3", None), ("p4", 0)]
     assert sorted(d.name for d in (ws.predictions_dir / "model_name=m").iterdir()) == ["date=2026-01-30", "date=2026-02-25"]
     assert P.read_labels(ws).select("prediction_id").collect().rows() == [("p4",)]
+    assert sorted(d.name for d in (ws.labels_dir / "model_name=m").iterdir()) == ["2026-02-25"]
 
     week = P.cleanup(ws, "7d", reference=reference)
     assert (week.files_removed, week.rows, week.partitions) == (1, 1, 1)
@@ -858,7 +859,7 @@ def test_compact_merges_small_files_without_ever_changing_what_readers_see(ws):
     preview = P.compact(ws, dry_run=True)
     assert (preview.partitions, preview.rows, preview.files_written, preview.files_removed) == (2, 8, 0, 0)
     assert preview.details == ("predictions/model_name=m/date=2026-01-01: 3 files -> 1 (6 rows)",
-                               "labels/model_name=m: 2 files -> 1 (2 rows)")
+                               "labels/model_name=m/2026-01-01: 2 files -> 1 (2 rows)")
     assert sorted(f.name for f in day.iterdir()) == old_parts
 
     first = P.compact(ws)
@@ -884,7 +885,7 @@ def test_compact_merges_small_files_without_ever_changing_what_readers_see(ws):
     assert (final.files_written, final.files_removed, final.partitions) == (0, 5, 0)  # 3 prediction files + 2 label files
     assert sorted(f.name for f in day.iterdir()) == merged
     assert log_rows(ws, *columns) == before
-    assert len(list((ws.labels_dir / "model_name=m").iterdir())) == 1
+    assert len(list((ws.labels_dir / "model_name=m" / "2026-01-01").glob("*.parquet"))) == 1
     assert P.read_labels(ws).select("prediction_id", "actual").collect().rows() == [("b0-0", 1)]
     assert pl.read_parquet(day / merged[0]).get_column("prediction_id").to_list() == [
         "b0-0", "b0-1", "b1-0", "b1-1", "b1-2", "b2-0"]
@@ -929,3 +930,30 @@ def test_anonymized_features_are_stored_as_salted_16_hex_hashes(ws):
     with pytest.raises(ValidationError) as err:
         P.set_anonymize(ws, "m", ["timestamp"])
     assert str(err.value).startswith("field='timestamp': expected a feature column name (not actual, batch_id")
+
+
+def test_labels_are_stored_by_their_predictions_day_and_windows_read_only_those(ws, frozen):
+    P.log_predictions(ws, {
+        "version": ["1.0.0"] * 3, "prediction": [1, 0, 1], "prediction_id": ["d1", "d2", "dup"],
+        "timestamp": ["2026-01-05T10:00:00Z", "2026-01-06T10:00:00Z", "2026-01-05T11:00:00Z"]}, model="m")
+    P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [0], "prediction_id": ["dup"],
+                           "timestamp": ["2026-01-07T09:00:00Z"]}, model="m")  # the same id on another day
+    summary = P.log_labels(ws, "m", {"d1": 1, "d2": 1, "dup": 1, "early": 0})
+    assert (summary.accepted, summary.unknown_ids) == (4, 1)
+    root = ws.labels_dir / "model_name=m"
+    assert sorted(p.name for p in root.iterdir()) == ["2026-01-05", "2026-01-06", "2026-01-07", "undated"]
+    day = [f.name for f in P.label_files(ws, "m", since="2026-01-06T00:00:00Z", until="2026-01-06T23:00:00Z")]
+    assert [f.parent.name for f in P.label_files(ws, "m", since="2026-01-06T00:00:00Z", until="2026-01-06T23:00:00Z")] == [
+        "2026-01-06", "undated"] and len(day) == 2
+    window = ws.predictions("m", since="2026-01-06T00:00:00Z", until="2026-01-08T00:00:00Z")
+    assert window.select("prediction_id", "actual").sort("prediction_id").collect().rows() == [("d2", 1), ("dup", 1)]
+    # a label that came before its prediction is joined once the prediction arrives
+    P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["early"],
+                           "timestamp": ["2026-01-06T12:00:00Z"]}, model="m")
+    assert ws.predictions("m", since="2026-01-06T00:00:00Z", until="2026-01-06T23:00:00Z").filter(
+        pl.col("prediction_id") == "early").select("actual").collect().item() == 0
+    # files of the older layout (directly in the model's directory) are still read
+    pl.DataFrame({"prediction_id": ["d1"], "actual": [0], "labeled_at": [NOW + dt.timedelta(hours=1)],
+                  "batch_id": ["old"]}).write_parquet(root / "part-old.parquet")
+    assert ws.predictions("m", since="2026-01-05T00:00:00Z", until="2026-01-05T23:00:00Z").filter(
+        pl.col("prediction_id") == "d1").select("actual").collect().item() == 0
