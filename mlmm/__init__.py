@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from . import predictions
+from ._util import to_utc
 from .errors import (
     ApprovalRequiredError,
     ConflictError,
@@ -45,6 +46,7 @@ __all__ = [
     "log_predictions",
     "open_workspace",
     "predictions",
+    "to_utc",
 ]
 
 logging.getLogger("mlmm").addHandler(logging.NullHandler())

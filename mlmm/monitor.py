@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MIN_LABELLED",
+    "Assessment",
     "ComparisonResult",
     "DataSufficiency",
     "DegradationResult",
@@ -48,6 +49,7 @@ __all__ = [
     "Metrics",
     "Window",
     "analyze_errors",
+    "assess",
     "compare_versions",
     "concept_drift",
     "data_sufficiency",
@@ -268,7 +270,7 @@ def resolve_window(
     if last is not None:
         length = parse_duration(last, "last")
         s = (u or now()) - length
-        label = f"last {format_duration(length)}"
+        label = f"last {last.strip()}" if isinstance(last, str) else f"last {format_duration(length)}"
     if last_n is not None:
         if isinstance(last_n, bool) or not isinstance(last_n, int) or last_n < 1:
             raise ValidationError(f"last_n={last_n!r}: expected a positive integer")
@@ -426,11 +428,14 @@ def trends(
         grouped = grouped.with_columns(pl.col("first").alias("start"), pl.col("last").alias("end"))
     else:
         step = parse_duration(text, "interval")
-        every = f"{int(step.total_seconds())}s"
-        grouped = (lf.sort("timestamp")
-                   .group_by_dynamic("timestamp", every=every, group_by=keys or None, label="left")
-                   .agg(counts).rename({"timestamp": "start"})
-                   .with_columns((pl.col("start") + pl.duration(seconds=int(step.total_seconds()))).alias("end")))
+        seconds = int(step.total_seconds())
+        if seconds < 1:
+            raise ValidationError(f"interval={interval!r}: expected at least one second")
+        # a hash group-by on the truncated time: no sort of the whole window (the day files
+        # are each sorted, their concatenation is not known to be)
+        grouped = (lf.group_by([*keys, pl.col("timestamp").dt.truncate(f"{seconds}s").alias("start")])
+                   .agg(counts).sort([*keys, "start"])
+                   .with_columns((pl.col("start") + pl.duration(seconds=seconds)).alias("end")))
     frame = grouped.collect()
     return _derive(frame, keys, min_labelled)
 
@@ -932,3 +937,87 @@ def summary(ws: Workspace, *, models: Iterable[str] | None = None, last: str = "
               "below_floor": pl.Boolean, "baseline_accuracy": pl.Float64, "degradation": pl.String, "status": pl.String}
     return pl.DataFrame(rows, schema=schema)
 
+
+
+# ----------------------------------------------------------------------------- assessment
+@dataclasses.dataclass(frozen=True)
+class Assessment:
+    """Everything a monitoring report concludes about one model, in one object: the
+    window's metrics, the floor, degradation against the baseline, concept drift, and a
+    one-paragraph conclusion that :meth:`record` appends to the model's registry history."""
+
+    model: str
+    version: str | None
+    metrics: Metrics
+    degradation: DegradationResult
+    drift: Any
+    floor: float | None
+    floor_severity: str
+    status: str
+    conclusion: str
+
+    @property
+    def below_floor(self) -> bool:
+        return (self.floor is not None and self.metrics.sufficient and self.metrics.accuracy.value is not None
+                and self.metrics.accuracy.value < self.floor)
+
+    def record(self, ws: Workspace, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Append the conclusion to the model's history (event ``monitoring_verdict``)."""
+        ws.registry.record(self.model, self.version, kind="monitoring_verdict", summary=self.conclusion,
+                           details={"status": self.status, "window": self.metrics.window.to_dict(),
+                                    "accuracy": self.metrics.accuracy.to_dict(), "degradation": self.degradation.level,
+                                    "drift": bool(getattr(self.drift, "drift_detected", False))},
+                           actor=actor, reason=reason or "monitoring report")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "version": self.version, "status": self.status, "conclusion": self.conclusion,
+                "floor": self.floor, "below_floor": self.below_floor, "metrics": self.metrics.to_dict(),
+                "degradation": self.degradation.to_dict(),
+                "drift": self.drift.to_dict() if hasattr(self.drift, "to_dict") else None}
+
+
+def assess(ws: Workspace, model: str, *, last: str = "24h", until: Any = None, baseline: str = "registry",
+           drift_window: str = "7d", min_labelled: int = DEFAULT_MIN_LABELLED) -> Assessment:
+    """Judge ``model`` over the last ``last``: metrics, floor, degradation against the
+    registry metrics (``baseline="registry"``) or against the window of length ``baseline``
+    just before (e.g. ``"7d"``), and concept drift over ``drift_window``."""
+    u = to_utc(until, "until") if until is not None else now()
+    w = resolve_window(ws, model, last=last, until=u)
+    deg_version = None
+    if baseline == "registry":
+        deg = degradation(ws, model, None, window=w, min_labelled=min_labelled)
+    else:
+        length = parse_duration(baseline, "baseline")
+        ref_window = resolve_window(ws, model, since=w.since - length, until=w.since)
+        ref = metrics(ws, model, window=ref_window, min_labelled=min_labelled)
+        deg = degradation(ws, model, None, window=w, baseline=ref, min_labelled=min_labelled)
+    deg_version = deg.version
+    m = deg.current
+    drift = concept_drift(ws, model, deg_version, last=drift_window, until=u)
+    floor, severity = floor_of(dict(ws.registry.get(model, deg_version).configuration))
+    below = floor is not None and m.sufficient and m.accuracy.value is not None and m.accuracy.value < floor
+    rises = [d for d in getattr(drift, "detections", ()) if getattr(d, "direction", "increase") == "increase"]
+    parts = [f"{model} {deg_version}, {m.window.label}:"]
+    if not m.sufficient:
+        status = "insufficient data"
+        parts.append(m.message + ".")
+    else:
+        parts.append(f"accuracy {m.accuracy.text()}.")
+        if below:
+            parts.append(f"Below its floor of {floor:.0%} ({severity}).")
+        elif floor is not None:
+            parts.append(f"At or above its floor of {floor:.0%}.")
+        if deg.has_degraded:
+            parts.append(f"Degraded against the {deg.baseline_source} ({deg.level}): {deg.message}.")
+        elif deg.level in ("warning", "critical"):
+            parts.append(f"A {deg.level}-level drop against the {deg.baseline_source} is not statistically significant.")
+        else:
+            parts.append(f"No significant drop against the {deg.baseline_source}.")
+        status = ("below floor" if below else "degraded" if deg.has_degraded else "ok")
+    if rises:
+        first = rises[0]
+        parts.append(f"Concept drift signalled by {first.detector} at {first.timestamp:%Y-%m-%d %H:%M} UTC"
+                     f" ({len(rises)} signal{'s' if len(rises) > 1 else ''} of a rising error rate in the last {drift_window}).")
+    else:
+        parts.append(f"No rise in the error rate detected in the last {drift_window}.")
+    return Assessment(model, deg_version, m, deg, drift, floor, severity, status, " ".join(parts))

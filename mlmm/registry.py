@@ -461,6 +461,8 @@ class _Projection:
 
 
 _DEPLOY_KINDS = ("deployed", "undeployed", "traffic")
+_OWN_KINDS = frozenset({"registered", "deployed", "undeployed", "traffic", "approved", "deploy_refused", "deleted",
+                        "restored", "config", "metrics", "updated", "description", "tags"})
 
 
 class Registry:
@@ -1091,6 +1093,35 @@ class Registry:
         )
 
     # ------------------------------------------------------------------ history
+    def record(self, name: str, version: str | Version | None = None, *, kind: str, summary: str,
+               details: Mapping[str, Any] | None = None, actor: str | None = None, reason: str | None = None,
+               at: Any = None) -> None:
+        """Append a conclusion to a model's history: a monitoring verdict, a report's finding,
+        a decision taken elsewhere. ``kind`` names it (lowercase letters and ``_``, not one of
+        the registry's own event kinds); ``summary`` is what ``history`` shows.
+
+        >>> import tempfile, mlmm
+        >>> ws = mlmm.open_workspace(tempfile.mkdtemp())
+        >>> _ = ws.registry.register("m", "1.0.0")
+        >>> ws.registry.record("m", "1.0.0", kind="monitoring_verdict", summary="ok: accuracy 0.93", actor="ana")
+        >>> ws.registry.history("m").select("event", "summary").rows()[-1]
+        ('monitoring_verdict', 'ok: accuracy 0.93')
+        """
+        if not re.fullmatch(r"[a-z][a-z_]{0,39}", str(kind)) or kind in _OWN_KINDS:
+            raise ValidationError(
+                f"kind={kind!r}: expected lowercase letters and '_' (at most 40), not one of {', '.join(sorted(_OWN_KINDS))}")
+        if not str(summary).strip():
+            raise ValidationError("summary='': expected a sentence saying what was concluded")
+        when = to_utc(at, "at") if at is not None else None
+        with self.ws._connect() as con:
+            ver = None
+            if version is not None:
+                ver = str(self._require(con, check_name(name, "name"), version).version)
+            elif not con.execute("SELECT 1 FROM versions WHERE model_name = ?", [check_name(name, "name")]).fetchone():
+                raise NotFoundError(self._missing_model_message(con, name))
+            self._event(con, kind, name, ver, actor=actor, reason=reason,
+                        details={"summary": str(summary), **dict(details or {})}, ts=when)
+
     def history(self, name: str | None = None, version: str | Version | None = None, *, since: Any = None) -> pl.DataFrame:
         """Every event of a model (or all models), oldest first, with a readable summary."""
         sql = "SELECT seq, ts, model_name, version, kind, environment, actor, reason, config, metrics, description, tags, traffic, details FROM events WHERE 1=1"
@@ -1207,6 +1238,8 @@ def _summarise(kind: str, env: str | None, config: str | None, metrics: str | No
         parts.append(f"deployment to {env} refused")
     elif kind in ("deleted", "restored"):
         parts.append(kind)
+    elif kind not in _OWN_KINDS and "summary" in extra:
+        parts.append(str(extra["summary"]))
     if config is not None and kind != "registered":
         new = json.loads(config)
         if previous is not None:

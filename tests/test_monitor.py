@@ -94,7 +94,7 @@ def test_a_late_label_replaces_the_logged_actual(ws):
 def test_an_empty_or_thin_window_is_a_result_not_an_error(ws):
     m = M.metrics(ws, "m", last="24h")
     assert (m.count, m.labelled, m.accuracy.value, m.f1, m.brier, m.ece) == (0, 0, None, None, None, None)
-    assert not m.sufficient and m.message == "no predictions in last 1d"
+    assert not m.sufficient and m.message == "no predictions in last 24h"
     text = json.dumps(m.to_dict())
     assert "NaN" not in text
     _log(ws, PRED, ACT, CONF)

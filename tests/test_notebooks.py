@@ -30,3 +30,36 @@ def test_tour_runs_under_papermill(tmp_path, model):
     text = json.dumps(executed["cells"])
     assert "waf-behavioral" in text
     assert "Error" not in "".join(o.get("ename", "") for c in executed["cells"] for o in c.get("outputs", []))
+
+
+def test_monitoring_report_runs_under_papermill_and_records_its_conclusion(tmp_path):
+    import os
+    import shutil
+
+    import mlmm
+
+    home = tmp_path / "ws"
+    shutil.copytree(os.environ["MLMM_HOME"], home)  # the session's demo, ending 2026-11-01
+    import polars as pl
+
+    def verdicts() -> pl.DataFrame:
+        ws = mlmm.open_workspace(home)
+        try:
+            return ws.registry.history("waf-behavioral").filter(pl.col("event") == "monitoring_verdict")
+        finally:
+            ws.close()
+
+    before = verdicts().height  # nbval may have run the notebook on the session's demo already
+    notebook = next(p for p in NOTEBOOKS if p.name == "monitoring_report.ipynb")
+    out = tmp_path / "report.ipynb"
+    pm.execute_notebook(str(notebook), str(out), kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
+                        parameters={"workspace": str(home), "model": "waf-behavioral", "window": "7d",
+                                    "until": "2026-11-01T00:00:00Z", "trend": "30d", "interval": "1d"})
+    executed = json.loads(out.read_text())
+    assert not [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    text = json.dumps(executed["cells"])
+    assert "Below its floor of 90% (critical)" in text
+    after = verdicts()
+    assert after.height == before + 1
+    assert after.item(-1, "summary").startswith("waf-behavioral 2.1.0, last 7d: accuracy ")
+    assert after.item(-1, "reason") == "monitoring report notebook"
