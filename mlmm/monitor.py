@@ -431,13 +431,91 @@ def trends(
         seconds = int(step.total_seconds())
         if seconds < 1:
             raise ValidationError(f"interval={interval!r}: expected at least one second")
+        hourly = _hourly_counts(ws, w) if positive == 1 and w.last_n is None and seconds % 3600 == 0 else None
+        if hourly is not None:
+            if w.version is not None:
+                hourly = hourly.filter(pl.col("version") == w.version)
+            grouped = hourly.lazy().rename({"hour": "timestamp"})
+            aggs = [pl.col(c).sum() for c in _SUMS] + [pl.col("first").min(), pl.col("last").max()]
+        else:
+            grouped, aggs = lf, counts
         # a hash group-by on the truncated time: no sort of the whole window (the day files
         # are each sorted, their concatenation is not known to be)
-        grouped = (lf.group_by([*keys, pl.col("timestamp").dt.truncate(f"{seconds}s").alias("start")])
-                   .agg(counts).sort([*keys, "start"])
+        grouped = (grouped.group_by([*keys, pl.col("timestamp").dt.truncate(f"{seconds}s").alias("start")])
+                   .agg(aggs).sort([*keys, "start"])
                    .with_columns((pl.col("start") + pl.duration(seconds=seconds)).alias("end")))
     frame = grouped.collect()
     return _derive(frame, keys, min_labelled)
+
+
+_SUMS = ("count", "labelled", "tp", "fp", "tn", "fn", "correct", "conf_sum", "conf_n", "scored", "sq_err",
+         "scored_conf", "scored_pos")
+_HOUR = _dt.timedelta(hours=1)
+
+
+def _hourly_counts(ws: Workspace, w: Window) -> pl.DataFrame | None:
+    """Counts per (version, hour) of the window, positive class 1, from a per-day cache.
+
+    Every sum behind the metrics adds up, so an hourly table re-aggregates to any whole
+    number of hours. Each day's table is kept under ``cache/hourly/`` with the same file
+    signature as the day's joined labels (a new file or label for that day makes it stale,
+    and it is recomputed on the next call). Hours cut by the window's ends are counted from
+    the rows. Returns None when a label that arrived before its prediction exists (those
+    are joined at query time; the live path handles them).
+    """
+    from . import predictions as P
+
+    lo = w.since
+    hi = w.until
+    first_full = None if lo is None else _ceil_hour(lo)
+    last_full = None if hi is None else hi.replace(minute=0, second=0, microsecond=0)
+    frames = []
+    for name, day in P._partition_dirs(ws.predictions_dir, w.model, lo, hi):
+        files = P._visible_files(day)
+        if not files:
+            continue
+        if P._loose_label_files(ws, name):
+            return None
+        lfiles = P._day_label_files(ws, name, day)
+        folder = ws.path / "cache" / "hourly" / f"model_name={name}" / day.name
+        path = folder / f"counts-{P._signature(files + lfiles)}.parquet"
+        if path.exists():
+            frames.append(pl.read_parquet(path))
+            continue
+        frame = (P._labelled_day(ws, name, day, files, [])
+                 .group_by("version", pl.col("timestamp").dt.truncate("1h").alias("hour"))
+                 .agg(_count_exprs(1)).collect())
+        try:
+            P._write_parquet_atomic(frame, path, durable=False)
+            for old in folder.glob("counts-*.parquet"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only workspace: the counts are still right, just not kept
+        frames.append(frame)
+    if not frames:
+        return None
+    hours = pl.concat(frames, how="vertical_relaxed")
+    if first_full is not None:
+        hours = hours.filter(pl.col("hour") >= first_full)
+    if last_full is not None:
+        hours = hours.filter(pl.col("hour") < last_full)
+    edges = []
+    if lo is not None and (last_full is None or lo < first_full):
+        edges.append((lo, first_full if last_full is None or first_full <= last_full else hi))
+    if hi is not None and last_full is not None and hi > last_full and (first_full is None or last_full >= first_full):
+        edges.append((last_full, hi))
+    for a, b in edges:
+        if a < b:
+            part = (read_predictions(ws, w.model, None, a, b).group_by("version", pl.col("timestamp").dt.truncate("1h").alias("hour"))
+                    .agg(_count_exprs(1)).collect())
+            hours = pl.concat([hours, part], how="vertical_relaxed")
+    return hours
+
+
+def _ceil_hour(t: _dt.datetime) -> _dt.datetime:
+    floor = t.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == t else floor + _HOUR
 
 
 def _derive(frame: pl.DataFrame, keys: list[str], min_labelled: int) -> pl.DataFrame:

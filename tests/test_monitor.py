@@ -237,3 +237,47 @@ def test_the_demo_summary_shows_the_floor_crossed_by_waf(demo_ws):
     row = frame.filter(pl.col("model") == "waf-behavioral").row(0, named=True)
     assert row["floor"] == 0.9 and row["below_floor"] and row["status"] == "below floor (critical)"
     assert math.isclose(row["baseline_accuracy"], demo_ws.registry.get("waf-behavioral", row["version"]).performance_metrics["accuracy"])
+
+
+def _hourly_truth(ws, since, until, version=None, every="1h"):
+    lf = ws.predictions("m", version, since=since, until=until)
+    return (lf.group_by(pl.col("timestamp").dt.truncate(every).alias("start"))
+            .agg(pl.len().alias("count"), pl.col("actual").is_not_null().sum().alias("labelled"),
+                 (pl.col("actual") == pl.col("prediction")).sum().alias("correct"))
+            .sort("start").collect())
+
+
+def test_trends_from_the_hourly_cache_equal_the_rows_and_follow_new_labels(ws):
+    rng = np.random.default_rng(5)
+    n = 3000
+    stamps = [T0 + dt.timedelta(seconds=int(s)) for s in np.sort(rng.integers(0, 3 * 86400, n))]
+    pred = rng.integers(0, 2, n).tolist()
+    act = [None if rng.random() < 0.3 else int(p if rng.random() < 0.8 else 1 - p) for p in pred]
+    ids = [f"r{i}" for i in range(n)]
+    versions = ["1.0.0" if i % 3 else "1.1.0" for i in range(n)]
+    mlmm.log_predictions(ws, {"model_name": ["m"] * n, "version": versions, "prediction": pred, "actual": act,
+                              "confidence": rng.random(n).round(3).tolist(), "timestamp": stamps, "prediction_id": ids})
+    since, until = T0 + dt.timedelta(minutes=17), T0 + dt.timedelta(days=2, hours=5, minutes=41)  # cut hours
+
+    def check(version=None, every="1h"):
+        got = M.trends(ws, "m", version, interval=every, since=since, until=until, min_labelled=1)
+        truth = _hourly_truth(ws, since, until, version, every)
+        assert got.select("start", "count", "labelled").rows() == truth.select("start", "count", "labelled").rows()
+        acc = (truth.get_column("correct") / truth.get_column("labelled")).to_list()
+        assert got.get_column("accuracy").to_list() == pytest.approx(acc, nan_ok=True)
+
+    check()
+    assert list((ws.path / "cache" / "hourly" / "model_name=m").iterdir())  # the days were kept
+    check()  # now from the cache
+    check("1.1.0")
+    check(every="6h")
+    by_version = M.trends(ws, "m", interval="1d", since=since, until=until, by_version=True, min_labelled=1)
+    assert by_version.get_column("count").sum() == _hourly_truth(ws, since, until).get_column("count").sum()
+    # new labels for the first day: its cached counts are stale and recomputed
+    mlmm.log_labels(ws, "m", {i: 1 - p for i, p in zip(ids[:500], pred[:500], strict=True)})
+    check()
+    # a label that arrived before its prediction: joined at query time, trends stay right
+    mlmm.log_labels(ws, "m", {"late": 1})
+    mlmm.log_predictions(ws, {"model_name": ["m"], "version": ["1.0.0"], "prediction": [1], "prediction_id": ["late"],
+                              "timestamp": [T0 + dt.timedelta(hours=3, minutes=5)]})
+    check()
