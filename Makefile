@@ -26,8 +26,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+REPORT_MODELS := waf-behavioral queue-anomaly n1-detector
+
 demo: $(STAMP)
 	$(BIN)/mlmm demo --workspace data/workspace --force
+	@mkdir -p reports
+	@for m in $(REPORT_MODELS); do \
+	  MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/monitoring_report.ipynb \
+	    reports/monitoring_report-$$m.ipynb -p model $$m -p trend 14d 2> reports/.papermill.log \
+	    || { cat reports/.papermill.log; exit 1; }; \
+	  echo "report: reports/monitoring_report-$$m.ipynb"; \
+	done
+	@$(BIN)/jupyter nbconvert --log-level WARN --to html reports/monitoring_report-*.ipynb
+	@echo "open reports/monitoring_report-waf-behavioral.html in a browser, or run: make lab"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --nbval-lax
@@ -47,4 +58,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlmm tests bench
 
 clean:
-	rm -rf $(VENV) data/workspace reports/20*
+	rm -rf $(VENV) data/workspace reports/20* reports/monitoring_report-*

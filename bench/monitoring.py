@@ -134,7 +134,9 @@ def run(sizes: Sizes) -> Table:
 
         M.metrics(ws, model, last="24h", until=end)  # warm: imports, registry open
         t_ours, res_ours = repeat(lambda _: M.metrics(ws, model, last="24h", until=end), n)
-        M.trends(ws, model, interval="1h", last="30d", until=end)
+        cold = time.perf_counter()
+        M.trends(ws, model, interval="1h", last="30d", until=end)  # builds the per-day hourly counts
+        trend_cold_s = time.perf_counter() - cold
         t_trend, res_trend = repeat(lambda _: M.trends(ws, model, interval="1h", last="30d", until=end), n)
         _polars_window(single, since, until)
         t_pl, res_pl = repeat(lambda _: _polars_window(single, since, until), n)
@@ -184,6 +186,9 @@ def run(sizes: Sizes) -> Table:
         " partitioning, fsync). mlmm reads the model's day partitions of the window and the labels stored under"
         " those days; the hand-written queries read one file that already has the labels joined (prepared"
         " outside the timing), i.e. no label join at all.",
+        f"mlmm's first hourly trend after the import took {fmt_time(trend_cold_s)}: it computes and keeps each"
+        " day's hourly counts (cache/hourly/, keyed by the day's file signature); the timed runs reuse them, as"
+        " every later report does until a day gets new predictions or labels (then only that day is recounted).",
         "Results agree: mlmm's confusion matrix, F1 and Brier equal scikit-learn's on the same window: "
         + ("yes" if same else f"NO ({[ours.tn, ours.fp, ours.fn, ours.tp]} vs {check and check['tn_fp_fn_tp']})") + ".",
         f"Targets (issue 4 §1): 24 h metrics ≤ 30 ms: {'PASS' if t_ours.median <= 0.03 else 'FAIL'}"

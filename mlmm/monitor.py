@@ -715,7 +715,7 @@ class DegradationResult:
         parts = []
         for m in bad:
             note = "significant" if m.significant else "not significant"
-            parts.append(f"{m.metric} {m.baseline:.3f} -> {m.current:.3f} ({m.drop:+.1%} worse, {m.level}, {note},"
+            parts.append(f"{m.metric} {m.baseline:.3f} -> {m.current:.3f} ({m.drop:.1%} worse, {m.level}, {note},"
                          f" p = {m.p_value:.3g}, {m.rows} rows)")
         return "; ".join(parts)
 

@@ -190,5 +190,8 @@ def demo(
         f"  mlmm models history n1-detector{ws_arg}\n"
         f"  mlmm predictions stats{ws_arg}\n"
         f"  mlmm deployments --at {summary.start + (summary.end - summary.start) / 2:%Y-%m-%dT%H:%M}{ws_arg}\n"
+        f"  mlmm monitor summary{ws_arg}\n"
+        f"  mlmm monitor trends waf-behavioral --interval 1d{ws_arg}\n"
+        f"  mlmm monitor check{ws_arg}\n"
         "  make lab        (notebooks/ in JupyterLab)"
     )

@@ -134,7 +134,9 @@ def compare(
     if as_json:
         emit_json(result.to_dict())
         return
-    emit_table(pl.DataFrame([m.to_dict() for m in result.metrics]), f"{model}: {version_a} (a) vs {version_b} (b)")
+    emit_table(pl.DataFrame([m.to_dict() for m in result.metrics]).select(
+        "metric", pl.col("a").alias(version_a), pl.col("b").alias(version_b), pl.col("difference").alias("b - a"),
+        "low", "high", "p_value", "significant"), f"{model}: {version_a} (a) vs {version_b} (b), 95 % Newcombe intervals")
     console.print(result.verdict, markup=False)
 
 
@@ -257,7 +259,7 @@ def list_(
     if as_json:
         emit_json(frame)
         return
-    emit_table(frame.select("alert_id", "severity", "status", "model", "version", "rule", "message", "updated_at", "actor"),
+    emit_table(frame.select("alert_id", "severity", "status", "rule", "message", "updated_at"),
                f"{status} alerts", empty=f"no {status} alerts")
 
 
