@@ -281,3 +281,49 @@ def test_trends_from_the_hourly_cache_equal_the_rows_and_follow_new_labels(ws):
     mlmm.log_predictions(ws, {"model_name": ["m"], "version": ["1.0.0"], "prediction": [1], "prediction_id": ["late"],
                               "timestamp": [T0 + dt.timedelta(hours=3, minutes=5)]})
     check()
+
+
+# ----------------------------------------------------------------------------- the CLI
+@pytest.mark.parametrize("args, check", [
+    (["monitor", "summary", "--last", "7d", "--until", END],
+     lambda d: {r["model"] for r in d} == {"n1-detector", "waf-behavioral", "queue-anomaly"}),
+    (["monitor", "details", "waf-behavioral", "--last", "7d", "--until", END],
+     lambda d: d["window"]["label"] == "last 7d" and d["sufficient"] and 0 < d["accuracy"]["value"] < 0.9),
+    (["monitor", "details", "n1-detector", "--recent", "50", "--until", END],
+     lambda d: d["count"] == 50 and not d["sufficient"] and d["message"].startswith("insufficient data: ")),
+    (["monitor", "trends", "waf-behavioral", "--interval", "1d", "--last", "30d", "--until", END],
+     lambda d: len(d) >= 29 and {"accuracy", "accuracy_low", "accuracy_high", "sufficient"} <= set(d[0])),
+    (["monitor", "compare", "n1-detector", "1.0.0", "1.1.0", "--last", "30d", "--until", END],
+     lambda d: d["verdict"] and [m["metric"] for m in d["metrics"]][:3] == ["accuracy", "precision", "recall"]),
+    (["monitor", "analyze-errors", "waf-behavioral", "--by", "user_agent_class", "--last", "30d", "--until", END],
+     lambda d: sum(r["errors"] for r in d) > 0 and abs(sum(r["share_of_errors"] for r in d) - 1) < 1e-9),
+    (["monitor", "data-sufficiency", "queue-anomaly", "--last", "30d", "--until", END],
+     lambda d: d["sufficient"] and d["predictions"] > d["labelled"] > 0),
+])
+def test_cli_monitor_commands_answer_in_json(demo_ws, args, check):
+    from typer.testing import CliRunner
+
+    from mlmm.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--json", "--workspace", str(demo_ws.path)])
+    assert result.exit_code == 0, result.output
+    assert check(json.loads(result.output))
+
+
+def test_cli_degradation_and_drift_exit_3_on_the_demo_episode(demo_ws):
+    from typer.testing import CliRunner
+
+    from mlmm.cli import app
+
+    runner = CliRunner()
+    deg = runner.invoke(app, ["monitor", "degradation", "waf-behavioral", "--last", "7d", "--until", END,
+                              "--json", "--workspace", str(demo_ws.path)])
+    assert deg.exit_code == 3 and json.loads(deg.output)["has_degraded"]
+    drift = runner.invoke(app, ["monitor", "drift", "waf-behavioral", "--last", "30d", "--until", END,
+                                "--workspace", str(demo_ws.path)])
+    assert drift.exit_code == 3 and "drift detected: True" in drift.output
+    calm = runner.invoke(app, ["monitor", "degradation", "n1-detector", "--last", "7d", "--until", END,
+                               "--workspace", str(demo_ws.path)])
+    assert calm.exit_code == 0, calm.output
+    bad = runner.invoke(app, ["monitor", "details", "nope", "--workspace", str(demo_ws.path)])
+    assert bad.exit_code == 1 and bad.output.startswith("error: ")
