@@ -37,7 +37,11 @@ demo: $(STAMP)
 	    || { cat reports/.papermill.log; exit 1; }; \
 	  echo "report: reports/monitoring_report-$$m.ipynb"; \
 	done
-	@$(BIN)/jupyter nbconvert --log-level WARN --to html reports/monitoring_report-*.ipynb
+	@MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/drift_report.ipynb \
+	  reports/drift_report-queue-anomaly.ipynb -p model queue-anomaly -p current last=72h 2> reports/.papermill.log \
+	  || { cat reports/.papermill.log; exit 1; }
+	@echo "report: reports/drift_report-queue-anomaly.ipynb"
+	@$(BIN)/jupyter nbconvert --log-level WARN --to html reports/monitoring_report-*.ipynb reports/drift_report-*.ipynb
 	@echo "open reports/monitoring_report-waf-behavioral.html in a browser, or run: make lab"
 
 test: $(STAMP)
@@ -58,4 +62,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlmm tests bench
 
 clean:
-	rm -rf $(VENV) data/workspace reports/20* reports/monitoring_report-*
+	rm -rf $(VENV) data/workspace reports/20* reports/monitoring_report-* reports/drift_report-*

@@ -29,6 +29,8 @@ label_coverage labelled share of predictions below the minimum         ``alert_m
 silent         no prediction for a period (critical)                   ``alert_silence`` ("6h")
 error_rate     share of the model's rows quarantined at ingest         ``alert_max_error_rate`` (0.01)
                above the maximum (warning)
+feature_drift  dataset drift of the features against the model's      ``alert_feature_drift`` (true);
+               stored reference (warning)                              config ``drift_share`` (0.5)
 ============== ======================================================= =====================
 
 Notification: when an alert is raised or worsens, the workspace setting ``alert_command``
@@ -63,7 +65,7 @@ log = logging.getLogger("mlmm")
 
 SEVERITIES = ("info", "warning", "critical")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
-RULES = ("floor", "degradation", "drift", "label_coverage", "silent", "error_rate")
+RULES = ("floor", "degradation", "drift", "label_coverage", "silent", "error_rate", "feature_drift")
 _OPEN = ("raised", "worsened", "acknowledged")
 _CHECKER = "mlmm monitor check"
 
@@ -217,7 +219,34 @@ def evaluate(ws: Workspace, *, models: Iterable[str] | None = None, window: str 
                 name, version, "error_rate", rate > max_err, "warning", rate, max_err,
                 f"{name}: {bad:,} of {total:,} rows quarantined at ingest in the {m.window.label}"
                 f" ({rate:.2%}; maximum {max_err:.0%})"))
+        # feature drift against the model's stored reference
+        if settings.get("alert_feature_drift", True):
+            out.append(_feature_drift_condition(ws, name, version, window, until))
     return out
+
+
+def _feature_drift_condition(ws: Workspace, name: str, version: str | None, window: str,
+                             until: _dt.datetime) -> Condition:
+    from . import feature_drift
+
+    try:
+        ref = feature_drift.get_reference(ws, name, version)
+    except NotFoundError:
+        return Condition(name, version, "feature_drift", None, "warning", None, None,
+                         f"{name}: no stored drift reference (mlmm drift reference set {name} --window ...)")
+    result = feature_drift.check(ws, name, None, current=f"last={window}", reference=ref.reference_id, until=until,
+                                 record=False)
+    report = result.report
+    if not any(c.drifted is not None for c in report.columns):
+        return Condition(name, version, "feature_drift", None, "warning", None, None,
+                         f"{name}: no testable feature data in the {result.current}")
+    drifted = result.drifted_columns
+    share = float(report.drifted_share)
+    return Condition(
+        name, version, "feature_drift", result.dataset_drift, "warning", share, float(report.drift_share),
+        f"{name}: {len(drifted)} of {len(report.columns)} features drifted in the {result.current} against"
+        f" {ref.reference_id} ({ref.source})" + (f": {', '.join(drifted)}" if drifted else ""),
+        {"columns": [c.to_dict() for c in report.columns]})
 
 
 def _drift_condition(ws: Workspace, name: str, version: str | None, m: Any, until: _dt.datetime) -> Condition:

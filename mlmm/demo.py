@@ -125,6 +125,13 @@ def build_demo(
         labels += log_labels(ws, name, frame, batch_id=f"demo-{seed}-labels-{name}").accepted
     say("importing malformed rows (they go to quarantine)")
     bad = log_predictions(ws, data.malformed.drop("problem"), batch_id=f"demo-{seed}-malformed", durable=False)
+    say("storing a drift reference per model (a calm week early in the month)")
+    from .feature_drift import set_reference
+
+    span = data.end - data.start
+    calm = f"{(data.start + span * 0.2).isoformat()}..{(data.start + span * 0.2 + span * 7 / 30).isoformat()}"
+    for name in sorted(data.predictions):
+        set_reference(ws, name, window=calm, actor="ml-platform", reason="a calm week before the drift episodes")
     info = {
         "seed": seed,
         "start": data.start.isoformat(),

@@ -117,6 +117,45 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX alerts_id ON alerts (alert_id)",
         ],
     ),
+    (
+        3,
+        "feature drift: stored references (sketches) and per-column check results",
+        [
+            """CREATE TABLE drift_references (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                reference_id VARCHAR NOT NULL,
+                model_name VARCHAR NOT NULL,
+                version VARCHAR,
+                source VARCHAR NOT NULL,
+                n_rows BIGINT NOT NULL,
+                columns VARCHAR NOT NULL,
+                sketch VARCHAR NOT NULL,
+                sample_path VARCHAR,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR)""",
+            """CREATE TABLE drift_results (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                check_id VARCHAR NOT NULL,
+                model_name VARCHAR NOT NULL,
+                version VARCHAR,
+                reference VARCHAR NOT NULL,
+                window_label VARCHAR NOT NULL,
+                window_since TIMESTAMP,
+                window_until TIMESTAMP,
+                column_name VARCHAR NOT NULL,
+                test VARCHAR,
+                statistic DOUBLE,
+                p_value DOUBLE,
+                threshold DOUBLE,
+                drifted BOOLEAN,
+                dataset_drift BOOLEAN NOT NULL,
+                drifted_share DOUBLE,
+                actor VARCHAR NOT NULL)""",
+            "CREATE INDEX drift_results_model ON drift_results (model_name)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -588,7 +627,7 @@ def open_workspace(
     ...     print(ws.info()["schema_version"])
     ...     ws.close()
     ['imports', 'labels', 'predictions', 'quarantine']
-    2
+    3
     """
     ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
     with ws._connect():

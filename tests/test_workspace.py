@@ -91,9 +91,10 @@ def test_open_creates_layout(tmp_path: Path) -> None:
     finally:
         con.close()
     assert rows == [(1, "registry: versions, append-only events, settings"),
-                    (2, "alerts: append-only alert log (raised, worsened, acknowledged, resolved, cleared, notified)")]
-    assert SCHEMA_VERSION == 2
-    assert {"schema_version", "versions", "events", "settings", "alerts"} <= tables
+                    (2, "alerts: append-only alert log (raised, worsened, acknowledged, resolved, cleared, notified)"),
+                    (3, "feature drift: stored references (sketches) and per-column check results")]
+    assert SCHEMA_VERSION == 3
+    assert {"schema_version", "versions", "events", "settings", "alerts", "drift_references", "drift_results"} <= tables
 
 
 def test_reopen_does_not_migrate_twice(tmp_path: Path) -> None:
@@ -101,12 +102,12 @@ def test_reopen_does_not_migrate_twice(tmp_path: Path) -> None:
     ws = mlmm.open_workspace(tmp_path)
     info = ws.info()
     ws.close()
-    assert info["schema_version"] == 2
+    assert info["schema_version"] == SCHEMA_VERSION
     assert (info["models"], info["versions"], info["events"]) == (0, 0, 0)
     assert info["settings"] == {"retention_days": 30, "max_future_seconds": 86400}
     con = duckdb.connect(str(tmp_path / "registry.duckdb"))
     try:
-        assert con.execute("SELECT count(*) FROM schema_version").fetchone() == (2,)
+        assert con.execute("SELECT count(*) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
     finally:
         con.close()
 
@@ -118,12 +119,14 @@ def test_a_version_1_workspace_migrates_forward_keeping_its_data(tmp_path: Path)
     con = duckdb.connect(str(tmp_path / "registry.duckdb"))  # back to how a v1 file looked
     try:
         con.execute("DROP TABLE alerts")
-        con.execute("DELETE FROM schema_version WHERE version = 2")
+        con.execute("DROP TABLE drift_references")
+        con.execute("DROP TABLE drift_results")
+        con.execute("DELETE FROM schema_version WHERE version > 1")
     finally:
         con.close()
     ws = mlmm.open_workspace(tmp_path)
     try:
-        assert ws.info()["schema_version"] == 2
+        assert ws.info()["schema_version"] == SCHEMA_VERSION == 3
         assert [str(m.version) for m in ws.registry.get_all("m")] == ["1.0.0"]
         with ws._connect() as con:
             assert con.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
@@ -144,8 +147,8 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     mlmm.open_workspace(path).close()
     _bump_schema(path / "registry.duckdb", SCHEMA_VERSION + 1)
     expected = (
-        f"registry={path.resolve() / 'registry.duckdb'}: schema version 3 is newer than this mlmm "
-        "understands (2); expected an mlmm release that knows it (upgrade mlmm)"
+        f"registry={path.resolve() / 'registry.duckdb'}: schema version 4 is newer than this mlmm "
+        "understands (3); expected an mlmm release that knows it (upgrade mlmm)"
     )
     # this process had already opened (and migrated) the workspace: it must check again
     with pytest.raises(WorkspaceError) as err:
@@ -166,7 +169,7 @@ def test_newer_schema_is_refused_in_a_fresh_process(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout == (
         f"WorkspaceError registry={tmp_path.resolve() / 'registry.duckdb'}: schema version 7 is newer than "
-        "this mlmm understands (2); expected an mlmm release that knows it (upgrade mlmm)\n"
+        "this mlmm understands (3); expected an mlmm release that knows it (upgrade mlmm)\n"
     )
 
 

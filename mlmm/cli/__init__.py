@@ -62,6 +62,7 @@ def _main(
     _common._GLOBAL["workspace"] = workspace_path
 
 
+from . import drift as _drift  # noqa: E402
 from . import models as _models  # noqa: E402
 from . import monitor as _monitor  # noqa: E402
 from . import predictions as _predictions  # noqa: E402
@@ -71,6 +72,7 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_predictions.app, name="predictions")
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_monitor.alerts_app, name="alerts")
+app.add_typer(_drift.app, name="drift")
 app.add_typer(_workspace.app, name="workspace")
 
 

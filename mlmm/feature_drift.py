@@ -1,0 +1,486 @@
+"""Feature drift on the workspace: stored references, checks of a window, their history.
+
+:mod:`mlmm.drift` is the pure computation; this module feeds it from the prediction log and
+keeps state in the registry (append-only tables ``drift_references`` and ``drift_results``):
+
+- :func:`set_reference` takes a window of the log (or a frame / file) as the reference of a
+  model (and optionally a version). It stores a :class:`~mlmm.drift.ReferenceSketch` in the
+  registry and a seeded random sample of at most ``sample_rows`` rows under
+  ``references/model_name=<m>/<reference_id>.parquet``: checks use the sample (exact tests),
+  or the sketch alone when the sample is gone.
+- :func:`check` compares a current window with a reference (the latest stored one, a window
+  of the log, or the window of the same length just before) and appends every column's
+  result to ``drift_results``, so drift can be charted over time (:func:`history`).
+- :func:`over_time` cuts a period into chunks (``every="1d"``) and tests each against the
+  reference, for the "drift score over time" chart; :func:`distribution_chart` and
+  :func:`score_chart` draw aggregated data only, so a million-row column makes a small spec.
+
+Feature columns are the log's columns other than the prediction's own (id, version, time,
+prediction, actual, confidence, label time, batch, partition keys); ``columns=`` picks some,
+and may add ``confidence`` or ``prediction`` to watch the model's output distribution.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from . import drift as D
+from ._util import current_actor, naive_utc, now, parse_duration, to_utc
+from .errors import NotFoundError, ValidationError
+from .predictions import read_predictions
+from .version import Version
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+__all__ = [
+    "DriftCheck",
+    "Reference",
+    "check",
+    "distribution_chart",
+    "feature_columns",
+    "get_reference",
+    "history",
+    "list_references",
+    "over_time",
+    "parse_window",
+    "score_chart",
+    "set_reference",
+]
+
+_NOT_FEATURES = {"model_name", "version", "prediction_id", "timestamp", "prediction", "actual", "confidence",
+                 "labeled_at", "batch_id", "date"}
+DEFAULT_SAMPLE_ROWS = 200_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A stored reference: where it came from, its sketch, and its sample file (if kept)."""
+
+    reference_id: str
+    model: str
+    version: str | None
+    source: str
+    rows: int
+    columns: tuple[str, ...]
+    created_at: _dt.datetime
+    actor: str
+    sketch: D.ReferenceSketch
+    sample_path: Path | None
+
+    def data(self) -> pl.DataFrame | D.ReferenceSketch:
+        """The sample when its file exists (exact tests), else the sketch."""
+        if self.sample_path is not None and self.sample_path.exists():
+            return pl.read_parquet(self.sample_path)
+        return self.sketch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference_id": self.reference_id, "model": self.model, "version": self.version, "source": self.source,
+                "rows": self.rows, "columns": list(self.columns), "created_at": self.created_at.isoformat(),
+                "actor": self.actor, "sample": str(self.sample_path) if self.sample_path else None}
+
+    def __repr__(self) -> str:
+        return f"<Reference {self.reference_id} of {self.model}: {self.source}, {self.rows:,} rows, {len(self.columns)} columns>"
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftCheck:
+    """One check: the report of :func:`mlmm.drift.compare` and what was compared."""
+
+    check_id: str
+    model: str
+    version: str | None
+    reference: str
+    current: str
+    since: _dt.datetime | None
+    until: _dt.datetime | None
+    report: D.DriftReport
+    recorded: bool
+
+    @property
+    def dataset_drift(self) -> bool:
+        return bool(self.report.dataset_drift)
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return self.report.drifted_columns
+
+    def to_frame(self) -> pl.DataFrame:
+        return self.report.to_frame()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check_id": self.check_id, "model": self.model, "version": self.version, "reference": self.reference,
+                "current": self.current, "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None, "recorded": self.recorded,
+                "dataset_drift": self.dataset_drift, "drifted_columns": self.drifted_columns,
+                "report": self.report.to_dict()}
+
+    def __repr__(self) -> str:
+        return (f"<DriftCheck {self.model} {self.current} vs {self.reference}: "
+                f"{len(self.drifted_columns)} of {len(self.report.columns)} columns drifted"
+                f"{' (dataset drift)' if self.dataset_drift else ''}>")
+
+
+# ----------------------------------------------------------------------------- windows
+_RANGE = re.compile(r"^\s*(?P<a>[^.]+?)\s*\.\.\s*(?P<b>[^.]+?)\s*$")
+
+
+def parse_window(text: str | None, *, before: tuple[_dt.datetime, _dt.datetime] | None = None,
+                 end: _dt.datetime | None = None) -> tuple[_dt.datetime, _dt.datetime, str]:
+    """``last=24h`` (ending at ``end`` or now), ``A..B`` (ISO times), or ``previous`` (the
+    window of the same length just before ``before``) as (since, until, label).
+
+    >>> s, u, label = parse_window("last=24h", end=_dt.datetime(2026, 1, 2, tzinfo=_dt.UTC))
+    >>> s.isoformat(), label
+    ('2026-01-01T00:00:00+00:00', 'last 24h')
+    >>> parse_window("2026-01-01..2026-01-08")[2]
+    '2026-01-01 00:00 to 2026-01-08 00:00 UTC'
+    """
+    value = (text or "last=24h").strip()
+    if value == "previous":
+        if before is None:
+            raise ValidationError("window='previous': expected a current window to be before")
+        length = before[1] - before[0]
+        return before[0] - length, before[0], f"the {_fmt_len(length)} before"
+    if value.startswith("last="):
+        length = parse_duration(value[5:], "window")
+        u = end or now()
+        return u - length, u, f"last {value[5:]}"
+    m = _RANGE.match(value)
+    if m:
+        s, u = to_utc(m.group("a"), "window start"), to_utc(m.group("b"), "window end")
+        if not s < u:
+            raise ValidationError(f"window={value!r}: expected the start before the end")
+        return s, u, f"{s:%Y-%m-%d %H:%M} to {u:%Y-%m-%d %H:%M} UTC"
+    raise ValidationError(f"window={value!r}: expected last=<duration> (e.g. last=24h), <start>..<end> or previous")
+
+
+def _fmt_len(length: _dt.timedelta) -> str:
+    hours = length.total_seconds() / 3600
+    return f"{hours / 24:g}d" if hours >= 24 and hours % 24 == 0 else f"{hours:g}h"
+
+
+def feature_columns(ws: Workspace, model: str) -> list[str]:
+    """The model's feature columns in the log."""
+    names = read_predictions(ws, model, with_labels=False).collect_schema().names()
+    return [c for c in names if c not in _NOT_FEATURES]
+
+
+def _window_frame(ws: Workspace, model: str, version: str | None, since: Any, until: Any,
+                  columns: Sequence[str]) -> pl.DataFrame:
+    lf = read_predictions(ws, model, version, since, until, with_labels=False)
+    have = set(lf.collect_schema().names())
+    missing = [c for c in columns if c not in have]
+    if missing:
+        known = read_predictions(ws, model, with_labels=False).collect_schema()
+        if any(c not in known for c in missing):
+            raise ValidationError(f"columns={[c for c in missing if c not in known]!r}: not in the log of {model}"
+                                  f" (features: {feature_columns(ws, model)})")
+        # an empty window: the columns exist elsewhere in the log
+        return pl.DataFrame(schema={"timestamp": pl.Datetime("us", "UTC"), **{c: known[c] for c in columns}})
+    return lf.select("timestamp", *columns).collect()
+
+
+def _columns(ws: Workspace, model: str, columns: Sequence[str] | str | None) -> list[str]:
+    if columns is None:
+        cols = feature_columns(ws, model)
+        if not cols:
+            raise ValidationError(f"{model} has no feature columns in its log; pass columns= (e.g. ['confidence'])")
+        return cols
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+# ----------------------------------------------------------------------------- references
+def set_reference(
+    ws: Workspace,
+    model: str,
+    version: str | None = None,
+    *,
+    window: str | None = None,
+    data: Any = None,
+    columns: Sequence[str] | str | None = None,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    categorical: Sequence[str] | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> Reference:
+    """Store the reference of ``model`` (and ``version``): a window of its log
+    (``window="2026-10-01..2026-10-08"`` or ``"last=7d"``) or given ``data`` (a frame or a
+    CSV/Parquet path). Returns the stored :class:`Reference`; the newest one is used by
+    :func:`check` by default."""
+    ws.registry.get_all(model)  # NotFoundError for an unknown model
+    if version is not None:
+        version = str(ws.registry.get(model, version).version)
+    if sample_rows < 1:
+        raise ValidationError(f"sample_rows={sample_rows!r}: expected a positive integer")
+    if (window is None) == (data is None):
+        raise ValidationError("expected exactly one of window=... (a window of the log) or data=... (a frame or file)")
+    if data is not None:
+        frame, source = _load(data)
+        cols = list(frame.columns) if columns is None else _columns(ws, model, columns)
+        frame = frame.select(cols)
+    else:
+        s, u, label = parse_window(window)
+        cols = _columns(ws, model, columns)
+        frame = _window_frame(ws, model, version, s, u, cols).drop("timestamp")
+        source = f"log {label}" + (f", version {version}" if version else "")
+    if frame.is_empty():
+        raise ValidationError(f"reference {source}: no rows; expected a window or data with predictions of {model}")
+    reference_id = f"ref-{uuid.uuid4().hex[:10]}"
+    sketch = D.ReferenceSketch.from_frame(frame, categorical=categorical)
+    sample = frame if frame.height <= sample_rows else frame.sample(sample_rows, seed=int(reference_id[4:12], 16))
+    path = ws.path / "references" / f"model_name={model}" / f"{reference_id}.parquet"
+    from .predictions import _write_parquet_atomic
+
+    _write_parquet_atomic(sample, path)
+    who = current_actor(actor)
+    when = now()
+    with ws._connect() as con:
+        con.execute(
+            "INSERT INTO drift_references (ts, reference_id, model_name, version, source, n_rows, columns, sketch,"
+            " sample_path, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [naive_utc(when), reference_id, model, version, source, frame.height, json.dumps(cols),
+             json.dumps(sketch.to_dict()), str(path.relative_to(ws.path)), who, reason],
+        )
+    return Reference(reference_id, model, version, source, frame.height, tuple(cols), when, who, sketch, path)
+
+
+def _load(data: Any) -> tuple[pl.DataFrame, str]:
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.exists():
+            raise ValidationError(f"data={str(data)!r}: no such file; expected a CSV or Parquet file")
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pl.read_parquet(path), f"file {path.name}"
+        if path.suffix.lower() in (".csv", ".tsv"):
+            return pl.read_csv(path, separator="\t" if path.suffix.lower() == ".tsv" else ","), f"file {path.name}"
+        raise ValidationError(f"data={str(data)!r}: expected a .csv, .tsv or .parquet file")
+    if isinstance(data, pl.DataFrame):
+        return data, "a frame"
+    try:
+        return pl.DataFrame(pl.from_pandas(data) if hasattr(data, "to_numpy") and hasattr(data, "iloc") else data), "a frame"
+    except Exception as exc:
+        raise ValidationError(f"data: {type(data).__name__}: expected a polars/pandas frame or a file path ({exc})") from None
+
+
+def _row_to_reference(ws: Workspace, row: tuple[Any, ...]) -> Reference:
+    ts, reference_id, model, version, source, n_rows, cols, sketch, sample, actor = row
+    return Reference(reference_id, model, version, source, int(n_rows), tuple(json.loads(cols)),
+                     ts.replace(tzinfo=_dt.UTC), actor, D.ReferenceSketch.from_dict(json.loads(sketch)),
+                     ws.path / sample if sample else None)
+
+
+_REF_COLS = "ts, reference_id, model_name, version, source, n_rows, columns, sketch, sample_path, actor"
+
+
+def get_reference(ws: Workspace, model: str, version: str | None = None, *, reference_id: str | None = None) -> Reference:
+    """A stored reference by id, or the newest for ``model`` (preferring one of ``version``)."""
+    with ws._connect() as con:
+        if reference_id is not None:
+            row = con.execute(f"SELECT {_REF_COLS} FROM drift_references WHERE reference_id = ?", [reference_id]).fetchone()
+            if row is None:
+                raise NotFoundError(f"reference_id={reference_id!r}: no such reference")
+            return _row_to_reference(ws, row)
+        rows = con.execute(f"SELECT {_REF_COLS} FROM drift_references WHERE model_name = ? ORDER BY seq DESC",
+                           [model]).fetchall()
+    if not rows:
+        raise NotFoundError(f"{model} has no stored drift reference; expected `mlmm drift reference set {model} --window ...`"
+                            " or set_reference(...) first, or a reference window")
+    if version is not None:
+        for row in rows:
+            if row[3] == version:
+                return _row_to_reference(ws, row)
+    unversioned = [r for r in rows if r[3] is None]
+    return _row_to_reference(ws, (unversioned or rows)[0])
+
+
+def list_references(ws: Workspace, model: str | None = None) -> pl.DataFrame:
+    """Stored references, newest first."""
+    sql = "SELECT reference_id, model_name, version, source, n_rows, columns, ts, actor, reason FROM drift_references"
+    params: list[Any] = []
+    if model is not None:
+        sql += " WHERE model_name = ?"
+        params.append(model)
+    with ws._connect() as con:
+        rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
+    return pl.DataFrame(
+        [(r[0], r[1], r[2], r[3], r[4], len(json.loads(r[5])), r[6].replace(tzinfo=_dt.UTC), r[7], r[8]) for r in rows],
+        schema={"reference_id": pl.String, "model": pl.String, "version": pl.String, "source": pl.String,
+                "rows": pl.Int64, "columns": pl.Int64, "created_at": pl.Datetime("us", "UTC"), "actor": pl.String,
+                "reason": pl.String}, orient="row")
+
+
+# ----------------------------------------------------------------------------- checks
+def check(
+    ws: Workspace,
+    model: str,
+    version: str | None = None,
+    *,
+    current: str | None = "last=24h",
+    reference: str | None = None,
+    until: Any = None,
+    columns: Sequence[str] | str | None = None,
+    tests: Mapping[str, str] | str | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    correction: str | None = None,
+    drift_share: float | None = None,
+    record: bool = True,
+    actor: str | None = None,
+) -> DriftCheck:
+    """Compare the ``current`` window of ``model`` with a ``reference``.
+
+    ``reference``: None (the newest stored reference), a stored ``ref-...`` id, a window of
+    the log (``A..B``, ``last=7d``), or ``previous`` (the window of the same length just
+    before ``current``). ``current``: ``last=24h`` (default, ending at ``until`` or now) or
+    ``A..B``. ``drift_share`` defaults to the model's ``drift_share`` config, else 0.5. The
+    result of every column is appended to the registry unless ``record=False``.
+    """
+    meta = ws.registry.get(model, version) if version else ws.registry.get_latest(model)
+    version = str(Version.parse(version)) if version else None
+    end = to_utc(until, "until") if until is not None else None
+    s, u, cur_label = parse_window(current, end=end)
+    ref_label = ""
+    ref_data: Any
+    if reference is None or reference.startswith("ref-"):
+        stored = get_reference(ws, model, version, reference_id=reference)
+        ref_data, ref_label = stored.data(), stored.reference_id
+        cols = list(stored.columns) if columns is None else _columns(ws, model, columns)
+    else:
+        rs, ru, ref_label = parse_window(reference, before=(s, u), end=end)
+        cols = _columns(ws, model, columns)
+        ref_data = _window_frame(ws, model, version, rs, ru, cols).drop("timestamp")
+        ref_label = f"log {ref_label}"
+        if ref_data.is_empty():
+            raise ValidationError(f"reference {ref_label}: no predictions of {model}; expected a window with data")
+    cur = _window_frame(ws, model, version, s, u, cols).drop("timestamp")
+    share = drift_share if drift_share is not None else float(dict(meta.configuration).get("drift_share", 0.5))
+    report = D.compare(ref_data, cur, columns=cols, tests=tests, thresholds=thresholds, correction=correction,
+                       drift_share=share)
+    check_id = f"drift-{uuid.uuid4().hex[:10]}"
+    result = DriftCheck(check_id, model, version, ref_label, cur_label, s, u, report, record)
+    if record:
+        _record(ws, result, current_actor(actor))
+    return result
+
+
+def _record(ws: Workspace, result: DriftCheck, actor: str) -> None:
+    when = naive_utc(now())
+    rows = []
+    for c in result.report.columns:
+        rows.append([when, result.check_id, result.model, result.version, result.reference, result.current,
+                     naive_utc(result.since) if result.since else None, naive_utc(result.until) if result.until else None,
+                     c.column, c.test, _num(c.statistic), _num(c.p_value), _num(c.threshold),
+                     None if c.drifted is None else bool(c.drifted), bool(result.dataset_drift),
+                     float(result.report.drifted_share), actor])
+    with ws._connect() as con:
+        con.executemany(
+            "INSERT INTO drift_results (ts, check_id, model_name, version, reference, window_label, window_since,"
+            " window_until, column_name, test, statistic, p_value, threshold, drifted, dataset_drift, drifted_share, actor)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else value
+
+
+def history(ws: Workspace, model: str, *, column: str | None = None) -> pl.DataFrame:
+    """Recorded checks of ``model``, one row per check and column, oldest first."""
+    sql = ("SELECT ts, check_id, version, reference, window_label, window_since, window_until, column_name, test,"
+           " statistic, p_value, threshold, drifted, dataset_drift, drifted_share, actor FROM drift_results"
+           " WHERE model_name = ?")
+    params: list[Any] = [model]
+    if column is not None:
+        sql += " AND column_name = ?"
+        params.append(column)
+    with ws._connect() as con:
+        rows = con.execute(sql + " ORDER BY seq", params).fetchall()
+    schema = {"ts": pl.Datetime("us"), "check_id": pl.String, "version": pl.String, "reference": pl.String,
+              "window": pl.String, "since": pl.Datetime("us"), "until": pl.Datetime("us"), "column": pl.String,
+              "test": pl.String, "statistic": pl.Float64, "p_value": pl.Float64, "threshold": pl.Float64,
+              "drifted": pl.Boolean, "dataset_drift": pl.Boolean, "drifted_share": pl.Float64, "actor": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(
+        pl.col("ts", "since", "until").dt.replace_time_zone("UTC"))
+
+
+def over_time(ws: Workspace, model: str, version: str | None = None, *, reference: str | None = None,
+              window: str = "last=14d", every: str = "1d", until: Any = None,
+              columns: Sequence[str] | str | None = None) -> pl.DataFrame:
+    """Drift of each ``every`` chunk of ``window`` against the reference (as :func:`check`
+    chooses it), one row per chunk and column: the data of a drift-over-time chart."""
+    end = to_utc(until, "until") if until is not None else None
+    s, u, _ = parse_window(window, end=end)
+    if reference is None or reference.startswith("ref-"):
+        stored = get_reference(ws, model, version, reference_id=reference)
+        ref_data = stored.data()
+        cols = list(stored.columns) if columns is None else _columns(ws, model, columns)
+    else:
+        rs, ru, _ = parse_window(reference, before=(s, u), end=end)
+        cols = _columns(ws, model, columns)
+        ref_data = _window_frame(ws, model, version, rs, ru, cols).drop("timestamp")
+    data = _window_frame(ws, model, version, s, u, cols)
+    return D.chunked(ref_data, data, time_col="timestamp", every=every, columns=cols)
+
+
+# ----------------------------------------------------------------------------- charts
+def score_chart(frame: pl.DataFrame, *, columns: Sequence[str] | None = None, title: str | None = None) -> Any:
+    """Drift statistic per chunk and column (from :func:`over_time`) against its threshold;
+    drifted chunks are filled points."""
+    import altair as alt
+
+    data = frame.filter(pl.col("period") != "reference") if "period" in frame.columns else frame
+    if columns is not None:
+        data = data.filter(pl.col("column").is_in(list(columns)))
+    rows = data.select("start", "column", "test", "statistic", "threshold", "drifted").to_dicts()
+    for r in rows:
+        r["start"] = r["start"].isoformat() if hasattr(r["start"], "isoformat") else r["start"]
+    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("start:T", title=None))
+    line = base.mark_line(point=alt.OverlayMarkDef(filled=True)).encode(
+        y=alt.Y("statistic:Q"), color="column:N", tooltip=["column:N", "start:T", "test:N", "statistic:Q", "threshold:Q", "drifted:N"])
+    rule = base.mark_line(strokeDash=[6, 3], color="#d62728").encode(y="threshold:Q", detail="column:N")
+    return alt.layer(line, rule).properties(width=640, height=220, title=title or "drift statistic per chunk (dashed: threshold)")
+
+
+def distribution_chart(reference: Any, current: Any, column: str, *, bins: int = 30, top: int = 15) -> Any:
+    """Reference vs current distribution of one column, aggregated before charting:
+    ``bins`` equal-width bins for a numeric column, the ``top`` categories otherwise."""
+    import altair as alt
+
+    ref = reference if isinstance(reference, pl.DataFrame) else pl.DataFrame(reference)
+    cur = current if isinstance(current, pl.DataFrame) else pl.DataFrame(current)
+    if column not in ref.columns or column not in cur.columns:
+        raise ValidationError(f"column={column!r}: expected a column of both frames")
+    both = pl.concat([ref.select(pl.col(column)).with_columns(pl.lit("reference").alias("side")),
+                      cur.select(pl.col(column)).with_columns(pl.lit("current").alias("side"))], how="vertical_relaxed")
+    dtype = both.schema[column]
+    if dtype.is_numeric() and both.get_column(column).n_unique() > 5:
+        values = both.get_column(column).cast(pl.Float64)
+        lo, hi = values.drop_nans().min(), values.drop_nans().max()
+        width = (hi - lo) / bins if hi is not None and lo is not None and hi > lo else 1.0
+        agg = (both.with_columns(((pl.col(column).cast(pl.Float64) - lo) / width).floor().clip(0, bins - 1).alias("b"))
+               .group_by("side", "b").agg(pl.len().alias("n")).drop_nulls("b")
+               .with_columns((pl.lit(lo) + pl.col("b") * width).alias("x"),
+                             (pl.col("n") / pl.col("n").sum().over("side")).alias("share")))
+        rows = agg.select("side", "x", "share").to_dicts()
+        return alt.Chart(alt.Data(values=rows)).mark_line(interpolate="step-after").encode(
+            x=alt.X("x:Q", title=column), y=alt.Y("share:Q", title="share of rows"), color="side:N",
+            tooltip=["side:N", "x:Q", "share:Q"]).properties(width=300, height=160, title=column)
+    counts = (both.with_columns(pl.col(column).cast(pl.String).fill_null("(missing)"))
+              .group_by("side", column).agg(pl.len().alias("n"))
+              .with_columns((pl.col("n") / pl.col("n").sum().over("side")).alias("share")))
+    keep = counts.group_by(column).agg(pl.col("n").sum()).sort("n", descending=True).head(top).get_column(column)
+    rows = counts.filter(pl.col(column).is_in(keep.implode())).rename({column: "category"}).select("side", "category", "share").to_dicts()
+    return alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        x=alt.X("category:N", sort="-y", title=column), xOffset="side:N", y=alt.Y("share:Q", title="share of rows"),
+        color="side:N", tooltip=["side:N", "category:N", "share:Q"]).properties(width=300, height=160, title=column)
