@@ -22,6 +22,7 @@ from ._demo_data import DemoData, generate
 from ._util import atomic_write_json, to_utc
 from .errors import ConflictError
 from .predictions import log_labels, log_predictions
+from .version import Version
 from .workspace import Workspace, open_workspace
 
 __all__ = ["DemoSummary", "build_demo", "demo_info"]
@@ -132,8 +133,11 @@ def build_demo(
     calm = f"{(data.start + span * 0.2).isoformat()}..{(data.start + span * 0.2 + span * 7 / 30).isoformat()}"
     for name in sorted(data.predictions):
         set_reference(ws, name, window=calm, actor="ml-platform", reason="a calm week before the drift episodes")
+    say("recording A/B tests over the canary phases (one decided, one running, one with a broken split)")
+    ab_tests = _ab_tests(ws)
     info = {
         "seed": seed,
+        "ab_tests": ab_tests,
         "start": data.start.isoformat(),
         "end": data.end.isoformat(),
         "episodes": [e.to_dict() for e in data.episodes],
@@ -149,6 +153,53 @@ def build_demo(
         episodes=tuple(f"{e.model_name}: {e.kind} {e.start:%Y-%m-%d} to {e.end:%Y-%m-%d}" for e in data.episodes),
         seconds=time.perf_counter() - started,
     )
+
+
+def _ab_tests(ws: Workspace) -> list[str]:
+    """Three A/B tests over the rollouts the registry recorded: waf-behavioral's 50 % canary
+    phase (decided: deploy B), n1-detector's 75 % phase (still running), and queue-anomaly's
+    10 % canary judged over four days, after its rollback cut B's traffic (a sample-ratio
+    mismatch)."""
+    from . import ab
+
+    with ws._connect() as con:
+        rows = con.execute("SELECT model_name, version, ts, traffic FROM events WHERE kind = 'traffic'"
+                           " AND environment = 'production' ORDER BY seq").fetchall()
+
+    def phase(model: str, share: float) -> tuple[str, _dt.datetime] | None:
+        for name, version, ts, traffic in rows:
+            if name == model and traffic is not None and abs(traffic - share) < 1e-9:
+                return version, ts.replace(tzinfo=_dt.UTC)
+        return None
+
+    def previous(model: str, version: str) -> str:
+        older = [m for m in ws.registry.get_all(model) if m.version < Version.parse(version)]
+        return str(max(older, key=lambda m: m.version).version)
+
+    made = []
+    waf = phase("waf-behavioral", 0.5)
+    if waf:
+        cfg = ab.ABTestConfig.create("waf-behavioral", previous("waf-behavioral", waf[0]), waf[0], 0.5,
+                                     duration_days=1.0, guardrails={"precision": 0.05})
+        t = ab.create_test(ws, cfg, test_id="ab-waf-canary-50", actor="security-lead", at=waf[1],
+                           reason="compare the new attack signatures at 50/50")
+        result = ab.evaluate(ws, t.test_id)
+        ab.decide(ws, t.test_id, "deploy_b", actor="security-lead", result=result, at=waf[1] + _dt.timedelta(days=1),
+                  reason="B at least as accurate and it catches the new attack families; the lift is below the"
+                         " 5 % bar for an automatic deploy, so this is a judgement call")
+        made.append(t.test_id)
+    n1 = phase("n1-detector", 0.75)
+    if n1:
+        cfg = ab.ABTestConfig.create("n1-detector", previous("n1-detector", n1[0]), n1[0], 0.75, duration_days=1.0)
+        made.append(ab.create_test(ws, cfg, test_id="ab-n1-challenger-75", actor="platform", at=n1[1],
+                                   reason="challenger at 75 % of traffic").test_id)
+    queue = phase("queue-anomaly", 0.1)
+    if queue:
+        cfg = ab.ABTestConfig.for_gradual_rollout("queue-anomaly", previous("queue-anomaly", queue[0]), queue[0],
+                                                  duration_days=4.0)
+        made.append(ab.create_test(ws, cfg, test_id="ab-queue-gradual-10", actor="platform", at=queue[1],
+                                   reason="gradual rollout of the retrained detector").test_id)
+    return made
 
 
 def _replay(ws: Workspace, data: DemoData) -> int:

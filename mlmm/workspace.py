@@ -156,6 +156,25 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX drift_results_model ON drift_results (model_name)",
         ],
     ),
+    (
+        4,
+        "A/B tests: append-only lifecycle events (created, started, stopped, decided)",
+        [
+            """CREATE TABLE ab_tests (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                test_id VARCHAR NOT NULL,
+                event VARCHAR NOT NULL,
+                model_name VARCHAR NOT NULL,
+                config VARCHAR,
+                status VARCHAR NOT NULL,
+                decision VARCHAR,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                details VARCHAR)""",
+            "CREATE INDEX ab_tests_id ON ab_tests (test_id)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -627,7 +646,7 @@ def open_workspace(
     ...     print(ws.info()["schema_version"])
     ...     ws.close()
     ['imports', 'labels', 'predictions', 'quarantine']
-    3
+    4
     """
     ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
     with ws._connect():
