@@ -66,7 +66,11 @@ __all__ = [
     "decide",
     "evaluate",
     "get_test",
+    "evaluations",
     "interleaving_preference",
+    "lift_chart",
+    "record_evaluation",
+    "result_chart",
     "list_tests",
     "rollout_plan",
     "shadow_compare",
@@ -522,6 +526,58 @@ def cumulative_lift(ws: Workspace, test: str | ABTestConfig, *, since: Any = Non
                                       "ci_high": pl.Float64, "p_value": pl.Float64}, orient="row")
 
 
+def record_evaluation(ws: Workspace, test_id: str, result: ABTestResult, *, actor: str | None = None,
+                      reason: str | None = None) -> None:
+    """Append what an evaluation concluded (an ``evaluated`` event: the recommendation and
+    its numbers) without deciding: a report's record, audited like the decisions."""
+    test = get_test(ws, test_id)
+    _append(ws, test_id, "evaluated", status=test.status, actor=actor, reason=reason or result.reason,
+            details={"recommendation": result.recommendation, **result.summary_dict()})
+
+
+def evaluations(ws: Workspace, test_id: str) -> pl.DataFrame:
+    """The recorded evaluations and decisions of a test, oldest first."""
+    get_test(ws, test_id)
+    with ws._connect() as con:
+        rows = con.execute("SELECT ts, event, status, decision, actor, reason, details FROM ab_tests WHERE test_id = ?"
+                           " ORDER BY seq", [test_id]).fetchall()
+    out = []
+    for ts, event, status, decision, actor, why, details in rows:
+        extra = json.loads(details) if details else {}
+        out.append((ts.replace(tzinfo=_dt.UTC), event, status, decision or extra.get("recommendation"), actor, why))
+    return pl.DataFrame(out, schema={"ts": pl.Datetime("us", "UTC"), "event": pl.String, "status": pl.String,
+                                     "decision": pl.String, "actor": pl.String, "reason": pl.String}, orient="row")
+
+
+def result_chart(result: ABTestResult) -> Any:
+    """The primary metric per version with its Wilson interval."""
+    import altair as alt
+
+    rows = [{"version": f"{arm} {m.version}", "value": m.value, "low": m.low, "high": m.high, "n": m.trials}
+            for arm, m in (("A", result.a), ("B", result.b)) if m.value is not None]
+    base = alt.Chart(alt.Data(values=rows)).encode(y=alt.Y("version:N", title=None))
+    points = base.mark_point(filled=True, size=80).encode(
+        x=alt.X("value:Q", title=result.config.primary_metric, scale=alt.Scale(zero=False)),
+        tooltip=["version:N", "value:Q", "low:Q", "high:Q", "n:Q"])
+    return alt.layer(base.mark_rule().encode(x="low:Q", x2="high:Q"), points).properties(
+        width=480, height=90, title=f"{result.config.primary_metric} with 95 % intervals")
+
+
+def lift_chart(cumulative: pl.DataFrame) -> Any:
+    """Cumulative difference B - A per day with its always-valid interval: where the band
+    leaves zero the test may stop, at any look."""
+    import altair as alt
+
+    rows = cumulative.with_columns(pl.col("day").dt.strftime("%Y-%m-%d")).to_dicts()
+    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("day:T", title=None))
+    band = base.mark_area(opacity=0.25).encode(y=alt.Y("ci_low:Q", title="difference B - A"), y2="ci_high:Q")
+    line = base.mark_line(point=True).encode(y="difference:Q", tooltip=["day:T", "difference:Q", "ci_low:Q",
+                                                                       "ci_high:Q", "p_value:Q", "n_a:Q", "n_b:Q"])
+    zero = alt.Chart(alt.Data(values=[{"y": 0}])).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
+    return alt.layer(band, line, zero).properties(width=560, height=200,
+                                                  title="cumulative difference with the always-valid (peeking-safe) interval")
+
+
 # ----------------------------------------------------------------------------- rollout
 @dataclasses.dataclass(frozen=True)
 class RolloutPlan:
@@ -601,7 +657,8 @@ def _executed_phases(ws: Workspace, model: str, version: str, env: str, until: _
                   .group_by(pl.col("version") == version).agg(pl.len()).collect())
         n_new = int(counts.filter(pl.col("version")).get_column("len").sum() or 0)
         n_rest = int(counts.filter(~pl.col("version")).get_column("len").sum() or 0)
-        srm = S.sample_ratio_mismatch([n_rest, n_new], [1 - float(traffic), float(traffic)]) if n_new + n_rest else None
+        srm = (S.sample_ratio_mismatch([n_rest, n_new], [1 - float(traffic), float(traffic)])
+               if n_new + n_rest and 0 < float(traffic) < 1 else None)  # at 100 % there is no split to check
         phases.append((start, end, float(traffic), n_new, n_rest, n_new / max(n_new + n_rest, 1),
                        None if srm is None else srm.p_value, None if srm is None else srm.mismatch))
     return pl.DataFrame(phases, schema={"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"),
@@ -814,7 +871,10 @@ def validate(ws: Workspace, model: str, version: str, *, tolerance: float = 0.01
     and no metric more than ``tolerance`` (absolute) below the production version's."""
     meta = ws.registry.get(model, version)
     metrics_ = {k: float(v) for k, v in dict(meta.performance_metrics).items() if isinstance(v, (int, float))}
+    prod = [m for m in ws.registry.get_production_models() if m.name == model]
     config = dict(meta.configuration)
+    if prod and not any(k == "alert_accuracy" or k.startswith("min_") for k in config):
+        config = dict(prod[0].configuration)  # the floors are the model's: take production's when the candidate has none
     wanted = dict(floors or {})
     if not wanted:
         if config.get("alert_accuracy") is not None:
@@ -828,7 +888,6 @@ def validate(ws: Workspace, model: str, version: str, *, tolerance: float = 0.01
         checks.append({"check": f"{metric} >= floor {floor:g}", "value": value, "limit": floor,
                        "passed": value is not None and value >= floor,
                        "why": "no stored value" if value is None else ""})
-    prod = [m for m in ws.registry.get_production_models() if m.name == model]
     production = str(prod[0].version) if prod else None
     if production is not None and production != str(meta.version):
         pm = {k: float(v) for k, v in dict(prod[0].performance_metrics).items() if isinstance(v, (int, float))}

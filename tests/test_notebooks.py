@@ -63,3 +63,28 @@ def test_monitoring_report_runs_under_papermill_and_records_its_conclusion(tmp_p
     assert after.height == before + 1
     assert after.item(-1, "summary").startswith("waf-behavioral 2.1.0, last 7d: accuracy ")
     assert after.item(-1, "reason") == "monitoring report notebook"
+
+
+def test_ab_test_report_runs_under_papermill_and_records_the_evaluation(tmp_path):
+    import os
+    import shutil
+
+    import mlmm
+    from mlmm import ab
+
+    home = tmp_path / "ws"
+    shutil.copytree(os.environ["MLMM_HOME"], home)
+    notebook = next(p for p in NOTEBOOKS if p.name == "ab_test_report.ipynb")
+    out = tmp_path / "ab.ipynb"
+    pm.execute_notebook(str(notebook), str(out), kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
+                        parameters={"workspace": str(home), "test_id": "ab-queue-gradual-10"})
+    executed = json.loads(out.read_text())
+    assert not [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    ws = mlmm.open_workspace(home)
+    try:
+        history = ab.evaluations(ws, "ab-queue-gradual-10")
+        assert history.get_column("event").to_list()[-1] == "evaluated"
+        assert history.get_column("reason").to_list()[-1] == "A/B test report notebook"
+        assert history.get_column("decision").to_list()[-1] == ab.evaluate(ws, "ab-queue-gradual-10").recommendation
+    finally:
+        ws.close()

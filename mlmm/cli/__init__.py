@@ -62,6 +62,7 @@ def _main(
     _common._GLOBAL["workspace"] = workspace_path
 
 
+from . import ab as _ab  # noqa: E402
 from . import drift as _drift  # noqa: E402
 from . import models as _models  # noqa: E402
 from . import monitor as _monitor  # noqa: E402
@@ -73,6 +74,9 @@ app.add_typer(_predictions.app, name="predictions")
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_monitor.alerts_app, name="alerts")
 app.add_typer(_drift.app, name="drift")
+app.add_typer(_ab.app, name="ab")
+app.add_typer(_ab.canary_app, name="canary")
+app.command("validate")(_ab.validate_command)
 app.add_typer(_workspace.app, name="workspace")
 
 
@@ -124,21 +128,6 @@ def approve(
     """Approve deploying VERSION of MODEL to an environment (the deployer must be someone else)."""
     workspace(workspace_path).registry.approve(model, version, env=env, actor=actor, reason=reason)
     _common.console.print(f"approved {model} {version} for {env}")
-
-
-@app.command()
-def canary(
-    model: str,
-    version: str,
-    share: Annotated[float, typer.Argument(help="Share of traffic for VERSION, 0-1 (0 ends the canary).")],
-    env: Annotated[str, typer.Option("--env", "-e")] = "production",
-    reason: ReasonOpt = None,
-    actor: ActorOpt = None,
-    workspace_path: WorkspaceOpt = None,
-) -> None:
-    """Send a SHARE of an environment's traffic to VERSION beside the deployed version."""
-    workspace(workspace_path).registry.set_traffic(model, version, share, env=env, actor=actor, reason=reason)
-    _common.console.print(f"{model} {version}: {share:.0%} of {env} traffic")
 
 
 @app.command()
