@@ -74,6 +74,7 @@ __all__ = [
     "list_tests",
     "rollout_plan",
     "shadow_compare",
+    "shadow_from_log",
     "stop",
     "team_draft_interleave",
     "validate",
@@ -792,6 +793,27 @@ def shadow_compare(frame: Any, *, a: str = "prediction_a", b: str = "prediction_
                                  method="percentile", n_resamples=2000)
     agreement = float((data.get_column(a) == data.get_column(b)).mean())
     return ShadowResult(data.height, float(ok_a.mean()), float(ok_b.mean()), table, test, boot, agreement)
+
+
+def shadow_from_log(ws: Workspace, model: str, version_a: str, version_b: str, *, key: str = "request_id",
+                    since: Any = None, until: Any = None, confidence: float = 0.95) -> ShadowResult:
+    """Shadow mode on the log: the serving version ``version_a`` and the shadow ``version_b``
+    both logged a prediction for each request, with the request's id in the feature column
+    ``key``; rows are paired on it (the latest label of either row is the truth)."""
+    from .predictions import read_predictions
+
+    lf = read_predictions(ws, model, since=since, until=until)
+    if key not in lf.collect_schema().names():
+        raise ValidationError(f"key={key!r}: expected a feature column of {model} that identifies the request")
+    va, vb = str(Version.parse(version_a)), str(Version.parse(version_b))
+    rows = lf.filter(pl.col("version").is_in([va, vb]) & pl.col(key).is_not_null()).select(
+        key, "version", "prediction", "actual").collect()
+    a = rows.filter(pl.col("version") == va).unique(key, keep="last").rename({"prediction": "prediction_a", "actual": "actual_a"})
+    b = rows.filter(pl.col("version") == vb).unique(key, keep="last").rename({"prediction": "prediction_b", "actual": "actual_b"})
+    pairs = a.join(b, on=key, how="inner").with_columns(pl.coalesce("actual_a", "actual_b").alias("actual"))
+    if pairs.is_empty():
+        raise ValidationError(f"no request of {model} was logged by both {va} and {vb} (paired on {key!r})")
+    return shadow_compare(pairs, confidence=confidence)
 
 
 def team_draft_interleave(ranking_a: Sequence[Any], ranking_b: Sequence[Any], *, length: int | None = None,

@@ -199,6 +199,24 @@ def test_shadow_compare_is_mcnemar_on_the_discordant_pairs():
         AB.shadow_compare({"prediction_a": [1], "prediction_b": [1]})
 
 
+def test_shadow_pairs_the_two_versions_on_the_request_id(ws):
+    n = 400
+    rng = np.random.default_rng(9)
+    actual = rng.integers(0, 2, n)
+    a = np.where(rng.random(n) < 0.8, actual, 1 - actual)
+    b = np.where(rng.random(n) < 0.9, actual, 1 - actual)
+    req = [f"r{i}" for i in range(n)]
+    mlmm.log_predictions(ws, {"model_name": ["m"] * n, "version": ["1.0.0"] * n, "prediction": a.tolist(),
+                              "actual": actual.tolist(), "request_id": req, "timestamp": [T0] * n})
+    mlmm.log_predictions(ws, {"model_name": ["m"] * (n - 10), "version": ["1.1.0"] * (n - 10),
+                              "prediction": b[10:].tolist(), "request_id": req[10:], "timestamp": [T0] * (n - 10)})
+    r = AB.shadow_from_log(ws, "m", "1.0.0", "1.1.0")
+    direct = AB.shadow_compare(pl.DataFrame({"prediction_a": a[10:], "prediction_b": b[10:], "actual": actual[10:]}))
+    assert (r.pairs, r.table, r.mcnemar.p_value) == (n - 10, direct.table, direct.mcnemar.p_value)
+    with pytest.raises(mlmm.ValidationError, match="key='session'"):
+        AB.shadow_from_log(ws, "m", "1.0.0", "1.1.0", key="session")
+
+
 def test_team_draft_interleaving_and_its_preference_test():
     a, b = ["d1", "d2", "d3", "d4"], ["d3", "d5", "d1", "d6"]
     items, teams = AB.team_draft_interleave(a, b, seed="request-7")
