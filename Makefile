@@ -55,11 +55,20 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	@touch $@
 
+EVIDENTLY_STAMP := .venv-evidently/.installed
+
+# Evidently (a peer in the drift benchmark) needs pandas < 3: it gets its own environment
+$(EVIDENTLY_STAMP):
+	$(PYTHON) -m venv .venv-evidently
+	.venv-evidently/bin/python -m pip install -q evidently 'pandas<3' pyarrow
+	@touch $@
+
 bench: $(BENCH_STAMP)
+	@$(MAKE) --no-print-directory $(EVIDENTLY_STAMP) || echo "Evidently venv not created: the drift area runs without it"
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check mlmm tests bench
 
 clean:
-	rm -rf $(VENV) data/workspace reports/20* reports/monitoring_report-* reports/drift_report-*
+	rm -rf $(VENV) .venv-evidently data/workspace reports/20* reports/monitoring_report-* reports/drift_report-*

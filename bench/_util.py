@@ -57,6 +57,8 @@ class Sizes:
     registry_cold_reads: int = 10
     monitor_rows: int = 10_000_000  # issue 4 §1: 3 models x 2 versions x 30 days
     monitor_repeat: int = 15
+    drift_rows: int = 1_000_000  # issue 6: 20 numeric + 5 categorical, 1 M vs 1 M rows
+    drift_repeat: int = 5
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -65,7 +67,7 @@ class Sizes:
         return cls(
             quick=True, track_calls=20_000, track_repeat=2, row_commit_rows=300,
             bulk_rows=200_000, bulk_repeat=1, registry_versions=30, registry_reads=30, registry_cold_reads=3,
-            monitor_rows=300_000, monitor_repeat=3,
+            monitor_rows=300_000, monitor_repeat=3, drift_rows=50_000, drift_repeat=1,
         )
 
 

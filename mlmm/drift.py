@@ -10,7 +10,8 @@ Automatic choice of test
 ------------------------
 Mirrors Evidently's defaults (``DataDriftPreset``, stattest auto-selection, v0.1.50 and later).
 ``n`` is the number of non-missing reference values of the column. A numeric column with at most
-5 distinct reference values is treated as categorical, as Evidently does.
+5 distinct reference values is treated as categorical (Evidently counts the values of both
+samples together; mlmm counts the reference's, so a saved sketch is enough to decide).
 
 ===========  ===========================================  ==========================================
 column       n <= 1000                                    n > 1000
