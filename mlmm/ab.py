@@ -61,6 +61,7 @@ __all__ = [
     "RolloutPlan",
     "ShadowResult",
     "ValidationResult",
+    "assign",
     "canary_check",
     "create_test",
     "decide",
@@ -181,6 +182,13 @@ class StoredTest:
     reason: str | None
     actor: str
 
+    def router(self) -> Any:
+        """The test's deterministic, sticky assignment of request or user ids to A and B
+        (:class:`mlmm.router.Router`, salted by the test id, monotone as ``share_b`` grows)."""
+        from .router import Router
+
+        return Router(self.test_id, self.config.share_b)
+
     def to_dict(self) -> dict[str, Any]:
         return {"test_id": self.test_id, "config": self.config.to_dict(), "status": self.status,
                 "created_at": self.created_at.isoformat(),
@@ -268,6 +276,16 @@ def list_tests(ws: Workspace, model: str | None = None) -> pl.DataFrame:
                                       "version_b": pl.String, "share_b": pl.Float64, "status": pl.String,
                                       "started_at": pl.Datetime("us", "UTC"), "decision": pl.String, "reason": pl.String},
                         orient="row")
+
+
+def assign(ws: Workspace, test_id: str, unit_ids: Any) -> Any:
+    """Which version serves these ids in a stored test: ``"A"``/``"B"`` for one id, an array
+    for many (see :mod:`mlmm.router`; serving code keeps ``get_test(...).router()`` instead of
+    querying the registry per request)."""
+    router = get_test(ws, test_id).router()
+    if isinstance(unit_ids, (str, int)) and not isinstance(unit_ids, bool):
+        return router.assign(unit_ids)
+    return router.assign_many(unit_ids)
 
 
 def stop(ws: Workspace, test_id: str, *, actor: str | None = None, reason: str | None = None, at: Any = None) -> StoredTest:

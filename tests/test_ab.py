@@ -147,6 +147,17 @@ def test_lifecycle_is_audited_and_deploy_b_goes_through_the_registry(ws):
         AB.get_test(ws, "nope")
 
 
+def test_a_stored_test_routes_ids_with_its_own_salt_and_share(ws):
+    from mlmm import router as R
+
+    AB.create_test(ws, AB.ABTestConfig.for_challenger("m", "1.0.0", "1.1.0"), test_id="route-1")
+    ids = [f"user-{i}" for i in range(20_000)]
+    got = AB.assign(ws, "route-1", ids)
+    assert list(got) == [R.assign("route-1", i, 0.2) for i in ids]
+    assert abs((got == "B").mean() - 0.2) < 0.02
+    assert AB.assign(ws, "route-1", "user-7") == R.assign("route-1", "user-7", 0.2)
+
+
 def test_rollout_plan_sizes_each_step_and_checks_past_phases(ws):
     ws.registry.deploy("m", "1.0.0", env="production", at=T0 - HOUR)
     ws.registry.set_traffic("m", "1.1.0", 0.2, env="production", at=T0)
