@@ -61,6 +61,8 @@ class Sizes:
     drift_repeat: int = 5
     router_ids: int = 1_000_000  # issue 5: >= 5 M assignments/s vectorized
     router_repeat: int = 5
+    ab_rows: int = 10_000_000  # issue 5: evaluation of a test over 10 million logged predictions
+    ab_repeat: int = 7
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -70,7 +72,7 @@ class Sizes:
             quick=True, track_calls=20_000, track_repeat=2, row_commit_rows=300,
             bulk_rows=200_000, bulk_repeat=1, registry_versions=30, registry_reads=30, registry_cold_reads=3,
             monitor_rows=300_000, monitor_repeat=3, drift_rows=50_000, drift_repeat=1,
-            router_ids=100_000, router_repeat=2,
+            router_ids=100_000, router_repeat=2, ab_rows=300_000, ab_repeat=3,
         )
 
 
