@@ -41,7 +41,12 @@ demo: $(STAMP)
 	  reports/drift_report-queue-anomaly.ipynb -p model queue-anomaly -p current last=72h 2> reports/.papermill.log \
 	  || { cat reports/.papermill.log; exit 1; }
 	@echo "report: reports/drift_report-queue-anomaly.ipynb"
-	@$(BIN)/jupyter nbconvert --log-level WARN --to html reports/monitoring_report-*.ipynb reports/drift_report-*.ipynb
+	@MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/ab_test_report.ipynb \
+	  reports/ab_test_report-ab-n1-challenger-75.ipynb -p test_id ab-n1-challenger-75 2> reports/.papermill.log \
+	  || { cat reports/.papermill.log; exit 1; }
+	@echo "report: reports/ab_test_report-ab-n1-challenger-75.ipynb"
+	@$(BIN)/jupyter nbconvert --log-level WARN --to html reports/monitoring_report-*.ipynb reports/drift_report-*.ipynb \
+	  reports/ab_test_report-*.ipynb
 	@echo "open reports/monitoring_report-waf-behavioral.html in a browser, or run: make lab"
 
 test: $(STAMP)
@@ -71,4 +76,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlmm tests bench
 
 clean:
-	rm -rf $(VENV) .venv-evidently data/workspace reports/20* reports/monitoring_report-* reports/drift_report-*
+	rm -rf $(VENV) .venv-evidently data/workspace reports/20* reports/monitoring_report-* reports/drift_report-* reports/ab_test_report-*
