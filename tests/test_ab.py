@@ -307,3 +307,18 @@ def test_the_demo_has_a_decided_a_running_and_a_broken_test(tmp_path):
             assert r.recommendation in AB.DECISIONS and r.reason
     finally:
         ws.close()
+
+
+def test_cli_canary_set_then_check_rolls_back_and_exits_3(ws):
+    ws.registry.deploy("m", "1.0.0", env="production", at=T0 - HOUR)
+    ws.registry.set_traffic("m", "1.1.0", 0.3, env="production", at=T0)
+    _arm(ws, "1.0.0", 2100, 1890, span=24 * HOUR, seed=1)
+    _arm(ws, "1.1.0", 900, 630, span=24 * HOUR, seed=2)
+    path = str(ws.path)
+    ws.close()
+    runner = CliRunner()
+    checked = runner.invoke(app, ["canary", "check", "m", "--until", (T0 + 24 * HOUR).isoformat(), "--apply", "-w", path])
+    assert checked.exit_code == 3, checked.output
+    assert checked.output.startswith("worse: canary 1.1.0 is worse than 1.0.0") and "-> rolled back" in checked.output
+    again = runner.invoke(app, ["canary", "set", "m", "1.1.0", "0.1", "--reason", "retry", "-w", path])
+    assert again.exit_code == 0 and "m 1.1.0: 10% of production traffic" in again.output
