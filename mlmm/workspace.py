@@ -175,6 +175,31 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX ab_tests_id ON ab_tests (test_id)",
         ],
     ),
+    (
+        5,
+        "tuning runs: threshold sweeps and grid searches with their tables and what was applied",
+        [
+            """CREATE TABLE tuning_runs (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                run_id VARCHAR NOT NULL,
+                model_name VARCHAR NOT NULL,
+                version VARCHAR,
+                kind VARCHAR NOT NULL,
+                objective VARCHAR NOT NULL,
+                current VARCHAR,
+                best VARCHAR,
+                improvement DOUBLE,
+                improvement_low DOUBLE,
+                improvement_high DOUBLE,
+                clears_minimum BOOLEAN,
+                applied BOOLEAN NOT NULL,
+                summary VARCHAR NOT NULL,
+                result_table VARCHAR NOT NULL,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR)""",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -646,7 +671,7 @@ def open_workspace(
     ...     print(ws.info()["schema_version"])
     ...     ws.close()
     ['imports', 'labels', 'predictions', 'quarantine']
-    4
+    5
     """
     ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
     with ws._connect():
