@@ -464,7 +464,13 @@ def evaluate(ws: Workspace, test: str | ABTestConfig, *, since: Any = None, unti
         plan = S.proportion_power(base, target, power=config.power, alpha=config.alpha,
                                   ratio=config.share_b / (1 - config.share_b))
         required = (max(plan.required_a, config.min_sample_size or 0), max(plan.required_b, config.min_sample_size or 0))
-        elapsed = max(((u - s).total_seconds() / 86400) if s else 0.0, 1e-9)
+        first = s
+        if first is None:
+            from .predictions import read_predictions
+
+            first = read_predictions(ws, config.model, with_labels=False).filter(
+                pl.col("version").is_in([config.version_a, config.version_b])).select(pl.col("timestamp").min()).collect().item()
+        elapsed = max(((u - first).total_seconds() / 86400) if first else 0.0, 1e-9)
         rate_a, rate_b = a.trials / elapsed, b.trials / elapsed
         left = [(need - have) / rate if rate > 0 else math.inf
                 for need, have, rate in ((required[0], a.trials, rate_a), (required[1], b.trials, rate_b))]
@@ -725,15 +731,19 @@ def canary_check(ws: Workspace, model: str, *, env: str = "production", alpha: f
     if state.is_empty() or state.item(0, "canary_version") is None:
         raise NotFoundError(f"{model} has no canary running in {env}")
     stable, canary, share = state.item(0, "version"), state.item(0, "canary_version"), state.item(0, "canary_share")
-    # the canary's first traffic event of the current run: walk back while its share was > 0
+    # the canary's first traffic event of the current run: walk back while its share was > 0,
+    # stopping at a deploy or undeploy in the environment (they end a canary run too)
     with ws._connect() as con:
-        events = con.execute("SELECT ts, traffic FROM events WHERE model_name = ? AND environment = ? AND kind = 'traffic'"
-                             " AND version = ? ORDER BY seq DESC", [model, env, canary]).fetchall()
-    start = events[0][0]
-    for ts, traffic in events:
-        if not traffic:
+        events = con.execute("SELECT ts, kind, version, traffic FROM events WHERE model_name = ? AND environment = ?"
+                             " AND kind IN ('traffic', 'deployed', 'undeployed') ORDER BY seq DESC", [model, env]).fetchall()
+    start = None
+    for ts, kind, ver, traffic in events:
+        if kind != "traffic" or (ver == canary and not traffic):
             break
-        start = ts
+        if ver == canary:
+            start = ts
+    if start is None:
+        raise NotFoundError(f"{model}: no traffic event starts the running canary {canary} in {env}")
     since = start.replace(tzinfo=_dt.UTC)
     u = to_utc(until, "until") if until is not None else now()
     ms = metrics(ws, model, stable, since=since, until=u, min_labelled=min_labelled)
@@ -825,10 +835,17 @@ def shadow_from_log(ws: Workspace, model: str, version_a: str, version_b: str, *
         raise ValidationError(f"key={key!r}: expected a feature column of {model} that identifies the request")
     va, vb = str(Version.parse(version_a)), str(Version.parse(version_b))
     rows = lf.filter(pl.col("version").is_in([va, vb]) & pl.col(key).is_not_null()).select(
-        key, "version", "prediction", "actual").collect()
-    a = rows.filter(pl.col("version") == va).unique(key, keep="last").rename({"prediction": "prediction_a", "actual": "actual_a"})
-    b = rows.filter(pl.col("version") == vb).unique(key, keep="last").rename({"prediction": "prediction_b", "actual": "actual_b"})
-    pairs = a.join(b, on=key, how="inner").with_columns(pl.coalesce("actual_a", "actual_b").alias("actual"))
+        key, "version", "prediction", "actual", "labeled_at").collect()
+
+    def side(version: str, tag: str) -> pl.DataFrame:
+        return rows.filter(pl.col("version") == version).unique(key, keep="last").rename(
+            {"prediction": f"prediction_{tag}", "actual": f"actual_{tag}", "labeled_at": f"labeled_at_{tag}"})
+
+    pairs = side(va, "a").join(side(vb, "b"), on=key, how="inner").with_columns(
+        # the truth is the latest label of either row (a row without a label time never beats one with it)
+        pl.when(pl.col("labeled_at_b").is_not_null() & (pl.col("labeled_at_a").is_null()
+                | (pl.col("labeled_at_b") > pl.col("labeled_at_a"))))
+        .then(pl.coalesce("actual_b", "actual_a")).otherwise(pl.coalesce("actual_a", "actual_b")).alias("actual"))
     if pairs.is_empty():
         raise ValidationError(f"no request of {model} was logged by both {va} and {vb} (paired on {key!r})")
     return shadow_compare(pairs, confidence=confidence)

@@ -180,7 +180,7 @@ def evaluate(ws: Workspace, *, models: Iterable[str] | None = None, window: str 
         if not m.sufficient or not deg.metrics:
             out.append(Condition(name, version, "degradation", None, "warning", None, deg.warning, deg.message))
         else:
-            level = deg.level if deg.has_degraded else "ok"
+            level = deg.alarm_level
             out.append(Condition(
                 name, version, "degradation", deg.has_degraded, level if level in _RANK else "warning",
                 acc.drop if acc else None, deg.warning, deg.message,
@@ -209,7 +209,9 @@ def evaluate(ws: Workspace, *, models: Iterable[str] | None = None, window: str 
             f"{name}: no predictions for {format_duration(silence)} or more ({seen})" if quiet else f"{name}: predictions {seen}"))
         # ingest error rate
         max_err = float(settings.get("alert_max_error_rate", 0.01))
-        bad = quarantine.filter(pl.col("model_name") == name).height if "model_name" in quarantine.columns else 0
+        lo = until - parse_duration(window, "window")
+        bad = quarantine.filter((pl.col("model_name") == name) & (pl.col("quarantined_at") >= lo)
+                                & (pl.col("quarantined_at") < until)).height if "model_name" in quarantine.columns else 0
         total = bad + m.count
         if total == 0:
             out.append(Condition(name, version, "error_rate", None, "warning", None, max_err, m.message))
@@ -234,8 +236,12 @@ def _feature_drift_condition(ws: Workspace, name: str, version: str | None, wind
     except NotFoundError:
         return Condition(name, version, "feature_drift", None, "warning", None, None,
                          f"{name}: no stored drift reference (mlmm drift reference set {name} --window ...)")
-    result = feature_drift.check(ws, name, None, current=f"last={window}", reference=ref.reference_id, until=until,
-                                 record=False)
+    try:
+        result = feature_drift.check(ws, name, None, current=f"last={window}", reference=ref.reference_id, until=until,
+                                     record=False)
+    except ValidationError as exc:  # a reference that no longer fits the log: say so, do not stop the check
+        return Condition(name, version, "feature_drift", None, "warning", None, None,
+                         f"{name}: feature drift not evaluated: {exc}")
     report = result.report
     if not any(c.drifted is not None for c in report.columns):
         return Condition(name, version, "feature_drift", None, "warning", None, None,

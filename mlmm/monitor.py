@@ -486,10 +486,8 @@ def _hourly_counts(ws: Workspace, w: Window) -> pl.DataFrame | None:
                  .group_by("version", pl.col("timestamp").dt.truncate("1h").alias("hour"))
                  .agg(_count_exprs(1)).collect())
         try:
-            P._write_parquet_atomic(frame, path, durable=False)
-            for old in folder.glob("counts-*.parquet"):
-                if old != path:
-                    old.unlink(missing_ok=True)
+            P._write_parquet_atomic(frame, path)  # fsynced: a torn file would match its signature
+            P._drop_old_cache(folder, "counts-*.parquet", path)
         except OSError:
             pass  # a read-only workspace: the counts are still right, just not kept
         frames.append(frame)
@@ -606,9 +604,10 @@ class ComparisonResult:
     @property
     def verdict(self) -> str:
         acc = next(m for m in self.metrics if m.metric == "accuracy")
-        if not (self.a.sufficient and self.b.sufficient):
-            return "insufficient data: " + "; ".join(
+        if not (self.a.sufficient and self.b.sufficient) or acc.difference is None:
+            return "insufficient data: " + ("; ".join(
                 f"{v}: {m.message}" for v, m in ((self.version_a, self.a), (self.version_b, self.b)) if not m.sufficient)
+                or "a version has no labelled predictions")
         if acc.significant and acc.better:
             winner = self.version_b if acc.better == "b" else self.version_a
             return (f"{winner} is more accurate: difference {acc.difference:+.4f}"
@@ -694,9 +693,18 @@ class DegradationResult:
     alpha: float
 
     @property
+    def alarm_level(self) -> str:
+        """The worst level among the significant drops: what an alert should carry."""
+        order = {"warning": 1, "critical": 2}
+        levels = [m.level for m in self.metrics if m.significant and m.level in order]
+        return max(levels, key=order.__getitem__) if levels and self.current.sufficient else "ok"
+
+    @property
     def level(self) -> str:
         order = {"ok": 0, "insufficient data": 0, "warning": 1, "critical": 2}
         worst = max(self.metrics, key=lambda m: order[m.level], default=None)
+        if worst is None and self.current.sufficient:
+            return "no baseline"
         if worst is None or order[worst.level] == 0:
             return "insufficient data" if not self.current.sufficient else "ok"
         return worst.level
@@ -710,13 +718,16 @@ class DegradationResult:
         if not self.current.sufficient:
             return self.current.message
         bad = [m for m in self.metrics if m.level in ("warning", "critical")]
+        if not self.metrics:
+            return f"no baseline to compare with: the {self.baseline_source} has none of the checked metrics"
         if not bad:
             return f"no metric dropped by {self.warning:.0%} or more against the {self.baseline_source}"
         parts = []
         for m in bad:
             note = "significant" if m.significant else "not significant"
+            p = f"p = {m.p_value:.3g}" if m.p_value is not None else "no test of its own"
             parts.append(f"{m.metric} {m.baseline:.3f} -> {m.current:.3f} ({m.drop:.1%} worse, {m.level}, {note},"
-                         f" p = {m.p_value:.3g}, {m.rows} rows)")
+                         f" {p}, {m.rows} rows)")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -841,7 +852,9 @@ def concept_drift(ws: Workspace, model: str, version: str | None = None, *, refe
                .with_columns((pl.col("prediction") == pl.col("actual")).cast(pl.Int8).alias("correct")).collect())
         if ref.is_empty():
             ref = None
-    return detect_concept_drift(current, reference=ref)
+    # the KS part needs a confidence on every row; without one the detectors still run
+    has_conf = not (current.get_column("confidence").null_count() or (ref is not None and ref.get_column("confidence").null_count()))
+    return detect_concept_drift(current, reference=ref, confidence_col="confidence" if has_conf else None)
 
 
 # ----------------------------------------------------------------------------- error analysis

@@ -101,7 +101,11 @@ LABEL_SCHEMA: dict[str, pl.DataType] = {
     "actual": pl.Int64(),
     "labeled_at": pl.Datetime("us", "UTC"),
     "batch_id": pl.String(),
+    # when the label reached the log: breaks ties of labeled_at (the later arrival wins);
+    # null in files written before it existed, which sort first
+    "ingested_at": pl.Datetime("us", "UTC"),
 }
+_LABEL_ORDER = ["labeled_at", "ingested_at"]
 
 _FEATURE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TS_FORMATS = (
@@ -910,7 +914,8 @@ def log_labels(
         extra = None
     batch_id = _check_batch_id(batch_id or "l" + uuid.uuid4().hex)
     if good.height:
-        body = good.drop("_row").with_columns(pl.lit(batch_id).alias("batch_id"))
+        body = good.drop("_row").with_columns(pl.lit(batch_id).alias("batch_id"),
+                                              pl.lit(when).dt.cast_time_unit("us").alias("ingested_at"))
         dated = body.join(known, on="prediction_id", how="left")  # an id logged on two days: both
         folder = ws.labels_dir / f"model_name={model}"
         touched = []
@@ -1087,7 +1092,7 @@ def read_labels(ws: Workspace, model: str | None = None, *, latest: bool = True,
     that range (by day, plus the undated ones)."""
     lf = _scan(label_files(ws, model, since, until), LABEL_SCHEMA, {"model_name": pl.String()})
     if latest:
-        lf = lf.sort("labeled_at").group_by("model_name", "prediction_id").agg(
+        lf = lf.sort(_LABEL_ORDER, nulls_last=False, maintain_order=True).group_by("model_name", "prediction_id").agg(
             pl.col("actual").last(), pl.col("labeled_at").last()
         )
     return lf
@@ -1149,7 +1154,7 @@ def read_predictions(
     base_cols = ["model_name", "version", "prediction_id", "timestamp", "prediction", "actual", "confidence"]
     if with_labels:
         base_cols.append("labeled_at")
-    rest = [c for c in lf.collect_schema().names() if c not in base_cols]
+    rest = [c for c in lf.collect_schema().names() if c not in base_cols and c != _LABEL_ARRIVAL]
     return lf.select(base_cols + rest)
 
 
@@ -1182,33 +1187,46 @@ def _signature(files: list[Path]) -> str:
     h = hashlib.blake2b(digest_size=10)
     for f in files:
         try:
-            size = f.stat().st_size
+            st = f.stat()
+            key = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"  # a file rewritten in place changes it
         except FileNotFoundError:
-            size = -1
-        h.update(f"{f.parent.name}/{f.name}:{size}\n".encode())
+            key = "-"
+        h.update(f"{f.parent.name}/{f.name}:{key}\n".encode())
     return h.hexdigest()
 
 
 def _apply_labels(lf: pl.LazyFrame, lfiles: list[Path], *, labelled: bool) -> pl.LazyFrame:
-    """Join the latest label per prediction from ``lfiles``; when ``lf`` already carries
-    labels (``labelled``), a label replaces it only if it is at least as recent."""
-    labels = (_scan(lfiles, LABEL_SCHEMA, {"model_name": pl.String()}).select("prediction_id", "actual", "labeled_at")
-              .sort("labeled_at").group_by("prediction_id")
-              .agg(pl.col("actual").last().alias("_label"), pl.col("labeled_at").last().alias("_lat")))
+    """Join the latest label per prediction from ``lfiles`` (latest by ``labeled_at``, then by
+    arrival); when ``lf`` already carries labels (``labelled``), a label replaces it only if
+    it is later in that order."""
+    labels = (_scan(lfiles, LABEL_SCHEMA, {"model_name": pl.String()}).select("prediction_id", "actual", *_LABEL_ORDER)
+              .sort(_LABEL_ORDER, nulls_last=False, maintain_order=True).group_by("prediction_id")
+              .agg(pl.col("actual").last().alias("_label"), pl.col("labeled_at").last().alias("_lat"),
+                   pl.col("ingested_at").last().alias("_ling")))
     lf = lf.join(labels, on="prediction_id", how="left")
     if labelled:
-        newer = pl.col("_lat").is_not_null() & (pl.col("labeled_at").is_null() | (pl.col("_lat") >= pl.col("labeled_at")))
+        have, have_ing = pl.col("labeled_at"), pl.col(_LABEL_ARRIVAL)
+        newer = pl.col("_lat").is_not_null() & (
+            have.is_null() | (pl.col("_lat") > have)
+            | ((pl.col("_lat") == have) & (have_ing.is_null() | (pl.col("_ling").fill_null(_EPOCH) >= have_ing))))
         lf = lf.with_columns(pl.when(newer).then(pl.col("_label")).otherwise(pl.col("actual")).alias("actual"),
-                             pl.when(newer).then(pl.col("_lat")).otherwise(pl.col("labeled_at")).alias("labeled_at"))
+                             pl.when(newer).then(pl.col("_lat")).otherwise(have).alias("labeled_at"),
+                             pl.when(newer).then(pl.col("_ling")).otherwise(have_ing).alias(_LABEL_ARRIVAL))
     else:
-        lf = lf.with_columns(pl.coalesce("_label", "actual").alias("actual"), pl.col("_lat").alias("labeled_at"))
-    return lf.drop("_label", "_lat")
+        lf = lf.with_columns(pl.coalesce("_label", "actual").alias("actual"), pl.col("_lat").alias("labeled_at"),
+                             pl.col("_ling").alias(_LABEL_ARRIVAL))
+    return lf.drop("_label", "_lat", "_ling")
+
+
+_LABEL_ARRIVAL = "_label_ingested_at"  # carried with the joined label, dropped before results
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _live_day(files: list[Path], lfiles: list[Path]) -> pl.LazyFrame:
     lf = _scan(files, BASE_SCHEMA, HIVE_SCHEMA)
     if not lfiles:
-        return lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"))
+        return lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"),
+                               pl.lit(None, pl.Datetime("us", "UTC")).alias(_LABEL_ARRIVAL))
     return _apply_labels(lf, lfiles, labelled=False)
 
 
@@ -1217,6 +1235,20 @@ def _labelled_day(ws: Workspace, model: str, day_dir: Path, files: list[Path], l
     cached = _labelled_dir(ws, model, day_dir) / f"joined-{_signature(files + lfiles)}.parquet"
     lf = pl.scan_parquet(cached, hive_partitioning=False) if lfiles and cached.exists() else _live_day(files, lfiles)
     return _apply_labels(lf, loose, labelled=True) if loose else lf
+
+
+CACHE_GRACE_SECONDS = 300.0  # a reader that listed an old cache file can still open it
+
+
+def _drop_old_cache(folder: Path, pattern: str, keep: Path) -> None:
+    """Delete superseded cache files of a folder once they are older than the grace period."""
+    limit = time.time() - CACHE_GRACE_SECONDS
+    for old in folder.glob(pattern):
+        try:
+            if old != keep and old.stat().st_mtime < limit:
+                old.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
 
 
 def refresh_labelled(ws: Workspace, model: str | None = None, days: Iterable[_dt.date] | None = None) -> int:
@@ -1238,10 +1270,8 @@ def refresh_labelled(ws: Workspace, model: str | None = None, days: Iterable[_dt
         if target.exists():
             continue
         frame = _live_day(files, lfiles).collect()
-        _write_parquet_atomic(frame, target, durable=False)  # a cache: rebuilt if lost
-        for old in folder.glob("joined-*.parquet"):
-            if old != target:
-                old.unlink(missing_ok=True)
+        _write_parquet_atomic(frame, target)  # fsynced: a torn cache file would match its signature
+        _drop_old_cache(folder, "joined-*.parquet", target)
         written += 1
     return written
 
@@ -1290,8 +1320,11 @@ def sql(ws: Workspace, query: str, params: list[Any] | None = None) -> pl.DataFr
         f"SELECT * FROM read_parquet({_sql_list(pfiles)}, hive_partitioning = true, union_by_name = true,"
         " hive_types = {'model_name': VARCHAR, 'date': DATE})" if pfiles else f"SELECT {base} WHERE false"
     )
+    order = ("{'t': labeled_at, 'i': coalesce(ingested_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')}"
+             if lfiles and "ingested_at" in _union_schema(lfiles, LABEL_SCHEMA)[0] and any(
+                 "ingested_at" in _file_schema(f) for f in lfiles) else "labeled_at")
     labels = (
-        f"SELECT model_name, prediction_id, arg_max(actual, labeled_at) AS actual, max(labeled_at) AS labeled_at"
+        f"SELECT model_name, prediction_id, arg_max(actual, {order}) AS actual, max(labeled_at) AS labeled_at"
         f" FROM read_parquet({_sql_list(lfiles)}, hive_partitioning = true, union_by_name = true,"
         " hive_types = {'model_name': VARCHAR}) GROUP BY ALL"
         if lfiles else
@@ -1429,17 +1462,33 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
                 shutil.rmtree(d)
                 if root == ws.predictions_dir:  # the day's joined cache goes with it
                     shutil.rmtree(_labelled_dir(ws, d.parent.name.partition("=")[2], d), ignore_errors=True)
-    for f in label_files(ws):
-        newest = _max_statistic(f, "labeled_at")
-        if newest is not None and newest < cutoff:
-            removed += 1
-            rows += pq.ParquetFile(f).metadata.num_rows
-            freed += f.stat().st_size
-            details.append(str(f.relative_to(ws.path)))
+    # labels stored under a prediction day go with that day; older-layout and undated files
+    # go when their newest label is past the retention
+    for d in _label_dirs(ws):
+        if d.name != _UNDATED and d.parent != ws.labels_dir:
+            try:
+                day = _dt.date.fromisoformat(d.name)
+            except ValueError:
+                continue
+            if day >= cutoff.date():
+                continue
+            files = _visible_files(d)
+            removed += len(files)
+            rows += sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            freed += sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+            details.append(str(d.relative_to(ws.path)))
             if not dry_run:
-                f.unlink()
-                if f.parent.parent != ws.labels_dir and not any(f.parent.glob("*.parquet")):
-                    shutil.rmtree(f.parent)  # a day's labels all gone (with any old manifests)
+                shutil.rmtree(d)
+            continue
+        for f in _visible_files(d):
+            newest = _max_statistic(f, "labeled_at")
+            if newest is not None and newest < cutoff:
+                removed += 1
+                rows += pq.ParquetFile(f).metadata.num_rows
+                freed += f.stat().st_size
+                details.append(str(f.relative_to(ws.path)))
+                if not dry_run:
+                    f.unlink()
     stale = ref.timestamp() - 3600
     for root in (ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir):
         for f in root.rglob(".*.tmp"):

@@ -322,3 +322,26 @@ def test_cli_canary_set_then_check_rolls_back_and_exits_3(ws):
     assert checked.output.startswith("worse: canary 1.1.0 is worse than 1.0.0") and "-> rolled back" in checked.output
     again = runner.invoke(app, ["canary", "set", "m", "1.1.0", "0.1", "--reason", "retry", "-w", path])
     assert again.exit_code == 0 and "m 1.1.0: 10% of production traffic" in again.output
+
+
+def test_the_canary_window_starts_at_the_current_run(ws):
+    ws.registry.deploy("m", "1.0.0", env="production", at=T0 - 48 * HOUR)
+    ws.registry.set_traffic("m", "1.1.0", 0.5, env="production", at=T0 - 40 * HOUR)  # an earlier run ...
+    ws.registry.deploy("m", "1.0.0", env="production", at=T0 - 30 * HOUR)  # ... ended by a redeploy
+    ws.registry.set_traffic("m", "1.1.0", 0.3, env="production", at=T0)
+    _arm(ws, "1.0.0", 700, 630, span=24 * HOUR, seed=1)
+    _arm(ws, "1.1.0", 300, 270, span=24 * HOUR, seed=2)
+    r = AB.canary_check(ws, "m", until=T0 + 24 * HOUR)
+    assert r.since == T0
+
+
+def test_shadow_takes_the_latest_label_of_either_row(ws):
+    mlmm.log_predictions(ws, {"model_name": ["m"] * 4, "version": ["1.0.0", "1.1.0"] * 2, "prediction": [1, 0] * 2,
+                              "request_id": ["r1", "r1", "r2", "r2"], "prediction_id": ["a1", "b1", "a2", "b2"],
+                              "timestamp": [T0] * 4})
+    mlmm.log_labels(ws, "m", pl.DataFrame({"prediction_id": ["a1", "a2"], "actual": [1, 1],
+                                           "labeled_at": ["2026-03-02T00:00:00Z"] * 2}))
+    mlmm.log_labels(ws, "m", pl.DataFrame({"prediction_id": ["b1", "b2"], "actual": [0, 0],
+                                           "labeled_at": ["2026-03-03T00:00:00Z"] * 2}))
+    r = AB.shadow_from_log(ws, "m", "1.0.0", "1.1.0")
+    assert (r.accuracy_a, r.accuracy_b) == (0.0, 1.0)  # the later label (0) is the truth

@@ -184,3 +184,40 @@ def test_cli_check_exits_3_while_a_critical_alert_is_open(ws):
     assert ack.exit_code == 0 and ack.output.strip() == f"{alert_id}: acknowledged by ana"
     bad = runner.invoke(app, ["alerts", "resolve", "nope", "--workspace", str(ws.path)])
     assert bad.exit_code == 1
+
+
+def test_a_prediction_without_confidence_and_an_f1_drop_do_not_break_the_check(ws):
+    ws.registry.update("m", "1.0.0", metrics={"accuracy": 0.9, "f1": 0.95})
+    ws.set_setting("alert_drift", True)
+    _log(ws, 160, 40, T0)
+    mlmm.log_predictions(ws, {"model_name": ["m"], "version": ["1.0.0"], "prediction": [1], "actual": [1],
+                              "confidence": [None], "timestamp": [T0 + dt.timedelta(minutes=40)]})
+    result = A.check(ws, window="1h", at=T0 + dt.timedelta(hours=1))
+    deg = next(c for c in result.conditions if c.rule == "degradation")
+    assert deg.firing and "f1 0.950 -> " in deg.message and "no test of its own" in deg.message
+    assert next(c for c in result.conditions if c.rule == "drift").firing is not None
+
+
+def test_quarantine_outside_the_window_does_not_count(ws, monkeypatch):
+    import mlmm.predictions as P
+
+    _log(ws, 200, 0, T0)
+    monkeypatch.setattr(P, "now", lambda: T0 - dt.timedelta(hours=5))  # quarantined 5 h before the window
+    mlmm.log_predictions(ws, {"model_name": ["m"] * 50, "version": ["1.0.0"] * 50, "prediction": [1] * 50,
+                              "confidence": [1.5] * 50, "timestamp": [T0] * 50})
+    monkeypatch.undo()
+    error = next(c for c in A.evaluate(ws, window="1h", at=T0 + dt.timedelta(hours=1)) if c.rule == "error_rate")
+    assert error.firing is False and error.value == 0.0
+
+
+def test_the_degradation_alert_carries_the_level_of_its_significant_drops(ws):
+    ws.registry.update("m", "1.0.0", metrics={"accuracy": 0.9, "precision": 0.95})
+    # accuracy 0.85 on 1000 rows: a significant warning; precision 0.8 on 10 predicted positives is a
+    # critical-level drop but not significant (binomial p = 0.09)
+    n = 1000
+    pred = [1] * 10 + [0] * (n - 10)
+    actual = [1] * 8 + [0] * 2 + [0] * 840 + [1] * 150
+    mlmm.log_predictions(ws, {"model_name": ["m"] * n, "version": ["1.0.0"] * n, "prediction": pred, "actual": actual,
+                              "timestamp": [T0 + dt.timedelta(seconds=i) for i in range(n)]})
+    deg = next(c for c in A.evaluate(ws, window="1h", at=T0 + dt.timedelta(hours=1)) if c.rule == "degradation")
+    assert deg.firing and deg.severity == "warning"

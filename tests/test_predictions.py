@@ -801,7 +801,7 @@ def test_cleanup_removes_day_partitions_and_labels_past_the_retention(ws, frozen
     preview = P.cleanup(ws, dry_run=True, reference=reference)
     assert (preview.files_removed, preview.rows, preview.partitions, preview.dry_run) == (4, 4, 2, True)
     assert preview.details[:2] == ("predictions/model_name=m/date=2026-01-01", "predictions/model_name=m/date=2026-01-29")
-    assert preview.details[2].startswith("labels/model_name=m/2026-01-01/part-l")
+    assert preview.details[2] == "labels/model_name=m/2026-01-01"  # the day goes with its predictions
     assert len(preview.details) == 3
     assert log_rows(ws, "prediction_id") == [(f"p{i}",) for i in range(5)]
     assert P.read_labels(ws).select(pl.len()).collect().item() == 2
@@ -957,3 +957,40 @@ def test_labels_are_stored_by_their_predictions_day_and_windows_read_only_those(
                   "batch_id": ["old"]}).write_parquet(root / "part-old.parquet")
     assert ws.predictions("m", since="2026-01-05T00:00:00Z", until="2026-01-05T23:00:00Z").filter(
         pl.col("prediction_id") == "d1").select("actual").collect().item() == 0
+
+
+def test_a_label_batch_rewritten_in_place_is_never_read_stale(ws):
+    P.log_predictions(ws, {"version": ["1.0.0"] * 2, "prediction": [1, 1], "prediction_id": ["a", "b"],
+                           "timestamp": ["2026-01-05T10:00:00Z"] * 2}, model="m")
+    for value in (0, 1, 0, 1):  # the same batch id: the file is replaced, often at the same size
+        P.log_labels(ws, "m", {"a": value, "b": value}, batch_id="daily")
+        got = dict(ws.predictions("m").select("prediction_id", "actual").collect().rows())
+        assert got == {"a": value, "b": value}
+
+
+def test_labels_with_the_same_time_are_decided_by_arrival_everywhere(ws):
+    P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["a"],
+                           "timestamp": ["2026-01-05T10:00:00Z"]}, model="m")
+    stamp = "2026-01-06T00:00:00Z"
+    for value in (1, 0, 1, 0):  # a daily feed and its corrections, all stamped the same day
+        P.log_labels(ws, "m", pl.DataFrame({"prediction_id": ["a"], "actual": [value], "labeled_at": [stamp]}))
+    assert ws.predictions("m").select("actual").collect().item() == 0
+    assert P.read_labels(ws, "m").select("actual").collect().item() == 0
+    assert ws.sql("SELECT actual FROM predictions").item() == 0
+    # a label that arrived before its prediction loses to a later correction with the same time
+    P.log_labels(ws, "m", pl.DataFrame({"prediction_id": ["z"], "actual": [1], "labeled_at": [stamp]}))
+    P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["z"],
+                           "timestamp": ["2026-01-05T11:00:00Z"]}, model="m")
+    P.log_labels(ws, "m", pl.DataFrame({"prediction_id": ["z"], "actual": [0], "labeled_at": [stamp]}))
+    assert ws.predictions("m").filter(pl.col("prediction_id") == "z").select("actual").collect().item() == 0
+
+
+def test_cleanup_keeps_the_labels_of_predictions_it_keeps(ws):
+    P.log_predictions(ws, {"version": ["1.0.0"] * 2, "prediction": [1, 1], "prediction_id": ["old", "kept"],
+                           "timestamp": ["2026-01-01T01:00:00Z", "2026-02-20T01:00:00Z"]}, model="m")
+    # labelled long ago (the label time is old) but its prediction is inside the retention
+    P.log_labels(ws, "m", pl.DataFrame({"prediction_id": ["old", "kept"], "actual": [0, 0],
+                                        "labeled_at": ["2026-01-01T02:00:00Z", "2026-01-01T02:00:00Z"]}))
+    done = P.cleanup(ws, reference="2026-03-01T12:00:00Z")
+    assert done.details == ("predictions/model_name=m/date=2026-01-01", "labels/model_name=m/2026-01-01")
+    assert ws.predictions("m").select("prediction_id", "actual").collect().rows() == [("kept", 0)]
