@@ -63,6 +63,11 @@ class Sizes:
     router_repeat: int = 5
     ab_rows: int = 10_000_000  # issue 5: evaluation of a test over 10 million logged predictions
     ab_repeat: int = 7
+    tuning_scores: int = 1_000_000  # issue 7: exact sweep of 1 M scores <= 0.1 s
+    tuning_repeat: int = 7
+    tuning_grid_points: int = 16
+    tuning_point_seconds: float = 0.2
+    tuning_grid_repeat: int = 2
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -73,6 +78,7 @@ class Sizes:
             bulk_rows=200_000, bulk_repeat=1, registry_versions=30, registry_reads=30, registry_cold_reads=3,
             monitor_rows=300_000, monitor_repeat=3, drift_rows=50_000, drift_repeat=1,
             router_ids=100_000, router_repeat=2, ab_rows=300_000, ab_repeat=3,
+            tuning_scores=100_000, tuning_repeat=3, tuning_grid_points=4, tuning_point_seconds=0.05, tuning_grid_repeat=1,
         )
 
 

@@ -88,3 +88,21 @@ def test_ab_test_report_runs_under_papermill_and_records_the_evaluation(tmp_path
         assert history.get_column("decision").to_list()[-1] == ab.evaluate(ws, "ab-queue-gradual-10").recommendation
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("model", ["n1-detector", "queue-anomaly"])
+def test_tuning_report_runs_under_papermill(tmp_path, model):
+    import os
+    import shutil
+
+    home = tmp_path / "ws"
+    shutil.copytree(os.environ["MLMM_HOME"], home)
+    notebook = next(p for p in NOTEBOOKS if p.name == "tuning_report.ipynb")
+    out = tmp_path / "tuning.ipynb"
+    pm.execute_notebook(str(notebook), str(out), kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
+                        parameters={"workspace": str(home), "model": model})
+    executed = json.loads(out.read_text())
+    assert not [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    text = json.dumps(executed["cells"])
+    assert "F1 " in text and ("applied" in text)
+    assert ("F1 on the 7 held-out days" in text) == (model == "queue-anomaly")

@@ -1,0 +1,289 @@
+"""Auto-tuning on the workspace: threshold sweeps on the log, grid search of the queue
+detector, runs stored with their tables, results applied as configuration revisions.
+
+:mod:`mlmm.tuning` is the pure computation; this module feeds it from the prediction log and
+the registry (seed 000 ``AutoTuningEngine``, seed 001 ``ml:tune``):
+
+- :func:`tune_threshold` sweeps the decision threshold of a model's ``confidence`` (the
+  positive-class score, ``prediction = confidence >= threshold``) on its labelled predictions,
+  over the model's ``tuning_range`` / ``tuning_step`` (seed: 0.05 steps) or every distinct
+  score, for an objective (F1 by default), and compares the best with the current
+  ``threshold`` of the version's configuration, with a bootstrap interval.
+- :func:`grid_search_detector` tunes the queue-anomaly detector's parameters
+  (:class:`mlmm.detectors.QueueAnomalyDetector`) with time-ordered validation: parameters
+  are chosen on the tuning days and the winner is judged against the current configuration
+  on later held-out days, never seen while choosing.
+- A result is applied only when it clears the minimum improvement (3 % relative by
+  default, seed: "only apply with 3-5 % improvement"); applying writes a new configuration
+  revision whose reason names the tuning run, so ``mlmm models rollback-config`` undoes it.
+- Every run is appended to the registry's ``tuning_runs`` with its table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import functools
+import json
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from . import tuning as T
+from ._util import current_actor, naive_utc, now, parse_duration, to_utc
+from .detectors import QueueAnomalyDetector, f1_on
+from .errors import ValidationError
+from .predictions import read_predictions
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+__all__ = ["TuningRun", "grid_search_detector", "history", "tune_threshold"]
+
+DEFAULT_MIN_IMPROVEMENT = 0.03  # seed 000: "only apply with 3-5 % improvement"
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningRun:
+    """One tuning run: what was searched, the best point, the current one, the decision."""
+
+    run_id: str
+    model: str
+    version: str
+    kind: str  # threshold or grid
+    objective: str
+    current: dict[str, Any]
+    best: dict[str, Any]
+    improvement: float | None
+    improvement_low: float | None
+    improvement_high: float | None
+    clears_minimum: bool
+    applied: bool
+    summary: str
+    table: pl.DataFrame
+    detail: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "model": self.model, "version": self.version, "kind": self.kind,
+                "objective": self.objective, "current": self.current, "best": self.best,
+                "improvement": self.improvement, "improvement_low": self.improvement_low,
+                "improvement_high": self.improvement_high, "clears_minimum": self.clears_minimum,
+                "applied": self.applied, "summary": self.summary,
+                "table": self.table.head(200).with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%z"))
+                .to_dicts()}
+
+    def __repr__(self) -> str:
+        return f"<TuningRun {self.run_id} {self.model} {self.version} ({self.kind}): {self.summary}>"
+
+
+def _version(ws: Workspace, model: str, version: str | None) -> Any:
+    if version is not None:
+        return ws.registry.get(model, version)
+    prod = [m for m in ws.registry.get_production_models() if m.name == model]
+    return prod[0] if prod else ws.registry.get_latest(model)
+
+
+def _store(ws: Workspace, run: TuningRun, actor: str, reason: str | None) -> None:
+    table = run.table.head(2000).with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%z"))
+    with ws._connect() as con:
+        con.execute(
+            "INSERT INTO tuning_runs (ts, run_id, model_name, version, kind, objective, current, best, improvement,"
+            " improvement_low, improvement_high, clears_minimum, applied, summary, result_table, actor, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [naive_utc(now()), run.run_id, run.model, run.version, run.kind, run.objective,
+             json.dumps(run.current, default=str), json.dumps(run.best, default=str), run.improvement,
+             run.improvement_low, run.improvement_high, run.clears_minimum, run.applied, run.summary,
+             json.dumps(table.to_dicts(), default=str), actor, reason])
+
+
+def history(ws: Workspace, model: str | None = None) -> pl.DataFrame:
+    """Stored tuning runs, newest first."""
+    sql = ("SELECT ts, run_id, model_name, version, kind, objective, improvement, clears_minimum, applied, summary,"
+           " actor FROM tuning_runs")
+    params: list[Any] = []
+    if model is not None:
+        sql += " WHERE model_name = ?"
+        params.append(model)
+    with ws._connect() as con:
+        rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
+    return pl.DataFrame(rows, schema={"ts": pl.Datetime("us"), "run_id": pl.String, "model": pl.String,
+                                      "version": pl.String, "kind": pl.String, "objective": pl.String,
+                                      "improvement": pl.Float64, "clears_minimum": pl.Boolean, "applied": pl.Boolean,
+                                      "summary": pl.String, "actor": pl.String}, orient="row").with_columns(
+        pl.col("ts").dt.replace_time_zone("UTC"))
+
+
+def _float(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if out != out else out
+
+
+# ----------------------------------------------------------------------------- thresholds
+def tune_threshold(
+    ws: Workspace,
+    model: str,
+    version: str | None = None,
+    *,
+    objective: str = "f1",
+    last: str = "30d",
+    until: Any = None,
+    grid: tuple[float, float, float] | None = None,
+    exact: bool = False,
+    min_precision: float | None = None,
+    fp_cost: float = 1.0,
+    fn_cost: float = 1.0,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
+    apply: bool = False,
+    actor: str | None = None,
+    reason: str | None = None,
+    seed: int = 0,
+) -> TuningRun:
+    """Find the best decision threshold of ``model`` on its labelled predictions.
+
+    ``grid`` is ``(start, stop, step)``; by default the model's ``tuning_range`` and
+    ``tuning_step`` (seed: 0.05), else 0.5-0.95. ``exact=True`` searches every distinct score
+    instead. The current threshold is the version's ``threshold`` configuration.
+    """
+    meta = _version(ws, model, version)
+    vname = str(meta.version)
+    config = dict(meta.configuration)
+    if "threshold" not in config:
+        raise ValidationError(f"{model} {vname} has no 'threshold' in its configuration; expected one to tune")
+    current = float(config["threshold"])
+    if grid is None and not exact:
+        lo, hi = config.get("tuning_range", [0.5, 0.95])
+        grid = (float(lo), float(hi), float(config.get("tuning_step", 0.05)))
+    u = to_utc(until, "until") if until is not None else now()
+    data = (read_predictions(ws, model, vname, since=u - parse_duration(last, "last"), until=u)
+            .filter(pl.col("actual").is_not_null() & pl.col("confidence").is_not_null())
+            .select("confidence", "actual").collect())
+    if data.height < 100:
+        raise ValidationError(f"{model} {vname}: {data.height} labelled predictions with a confidence in the last {last};"
+                              " expected at least 100 (seed 001: insufficient prediction data)")
+    labels = (data.get_column("actual") == 1).cast(pl.Int8).to_numpy()
+    result = T.optimize_threshold(data.get_column("confidence").to_numpy(), labels, objective=objective,
+                                  current=current, min_precision=min_precision, fp_cost=fp_cost, fn_cost=fn_cost,
+                                  grid=None if exact else grid, min_improvement=min_improvement, seed=seed)
+    info = result.to_dict()
+    best_t = float(info["threshold"])
+    run_id = f"tune-{model}-{uuid.uuid4().hex[:8]}"
+    clears = bool(info["clears_minimum"])
+    applied = False
+    summary = str(info["explanation"])
+    if apply and clears and abs(best_t - current) > 1e-12:
+        ws.registry.update_config(model, vname, {"threshold": best_t}, actor=actor,
+                                  reason=f"tuning run {run_id}: {summary}")
+        applied = True
+    elif apply:
+        summary += f" Not applied: the improvement does not clear the {min_improvement:.0%} minimum." if not clears else \
+            " Not applied: the best threshold is the current one."
+    table = T.grid_view(result.curve, start=grid[0], stop=grid[1], step=grid[2]) if grid is not None else result.curve
+    imp = info.get("improvement")
+    lo_hi = [info.get("ci_low"), info.get("ci_high")]
+    run = TuningRun(run_id, model, vname, "threshold", objective, {"threshold": current}, {"threshold": best_t},
+                    _float(imp), _float(lo_hi[0]), _float(lo_hi[1]), clears, applied, summary, table, result)
+    _store(ws, run, current_actor(actor), reason)
+    return run
+
+
+# ----------------------------------------------------------------------------- grid search
+def _evaluate_detector(params: Mapping[str, Any], *, path: str, base: Mapping[str, Any], since: str,
+                       until: str) -> dict[str, Any]:
+    """Score one parameter point on the tuning days (a top-level function: it runs in a
+    worker process)."""
+    jobs = pl.read_parquet(path)
+    detector = QueueAnomalyDetector.from_config(base, **dict(params))
+    out = detector.predict(jobs)
+    window = out.filter((pl.col("timestamp") >= to_utc(since)) & (pl.col("timestamp") < to_utc(until)))
+    scores = f1_on(window)
+    return {"score": scores["f1"], "precision": scores["precision"], "recall": scores["recall"]}
+
+
+def grid_search_detector(
+    ws: Workspace,
+    model: str = "queue-anomaly",
+    version: str | None = None,
+    *,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    tune_days: int = 14,
+    holdout_days: int = 7,
+    warmup_days: int = 3,
+    until: Any = None,
+    n_jobs: int = 1,
+    random: int | None = None,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
+    apply: bool = False,
+    progress: bool = False,
+    actor: str | None = None,
+    reason: str | None = None,
+    seed: int = 0,
+) -> TuningRun:
+    """Grid (or random, ``random=`` points) search of the detector's parameters.
+
+    Time-ordered validation over the log's last ``warmup_days + tune_days + holdout_days``
+    days ending at ``until`` (default: the newest prediction): the first days only fill the
+    detector's windows, parameters are ranked by F1 on the tuning days, and the best is
+    compared with the version's current configuration on the held-out days that follow.
+    """
+    from .monitor import last_prediction_time
+
+    meta = _version(ws, model, version)
+    vname = str(meta.version)
+    base = dict(meta.configuration)
+    grid = dict(grid or {"window_size": [50, 100, 200], "zscore_threshold": [2.5, 3.0, 3.5],
+                         "iqr_multiplier": [1.5, 2.0, 3.0], "log": [False, True]})
+    for name, values in grid.items():
+        if name not in QueueAnomalyDetector.__dataclass_fields__:
+            raise ValidationError(f"param {name!r}: expected one of {', '.join(QueueAnomalyDetector.__dataclass_fields__)}")
+        if not values:
+            raise ValidationError(f"param {name!r}: expected at least one value")
+    end = to_utc(until, "until") if until is not None else last_prediction_time(ws, model)
+    if end is None:
+        raise ValidationError(f"{model} has no predictions to tune on")
+    end = end + _dt.timedelta(microseconds=1)
+    hold_start = end - _dt.timedelta(days=holdout_days)
+    tune_start = hold_start - _dt.timedelta(days=tune_days)
+    start = tune_start - _dt.timedelta(days=warmup_days)
+    columns = ["timestamp", "actual", *QueueAnomalyDetector().metrics, "job_type"]
+    jobs = read_predictions(ws, model, since=start, until=end).select(columns).collect()
+    labelled = jobs.filter(pl.col("timestamp") >= tune_start).get_column("actual").is_not_null().sum()
+    if labelled < 100:
+        raise ValidationError(f"{model}: {labelled} labelled predictions in the tuning and held-out days; expected >= 100")
+    with tempfile.TemporaryDirectory(prefix="mlmm-grid-") as tmp:
+        path = str(Path(tmp) / "jobs.parquet")
+        jobs.write_parquet(path)
+        evaluate = functools.partial(_evaluate_detector, path=path, base=base, since=tune_start.isoformat(),
+                                     until=hold_start.isoformat())
+        ranked = T.grid_search(evaluate, grid, n_jobs=n_jobs, random=random, seed=seed, progress=progress)
+        best_params = {k: ranked.row(0, named=True)[k] for k in grid}
+        hold = functools.partial(_evaluate_detector, path=path, base=base, since=hold_start.isoformat(),
+                                 until=end.isoformat())
+        current_hold = hold({})
+        best_hold = hold(best_params)
+    cur, new = current_hold["score"], best_hold["score"]
+    improvement = (new - cur) / cur if cur > 0 else None
+    clears = improvement is not None and improvement >= min_improvement
+    run_id = f"grid-{model}-{uuid.uuid4().hex[:8]}"
+    current_params = {k: QueueAnomalyDetector.from_config(base).params().get(k, base.get(k)) for k in grid}
+    summary = (f"F1 on the {holdout_days} held-out days {cur:.3f} -> {new:.3f}"
+               + (f" ({improvement:+.1%})" if improvement is not None else "")
+               + f" with {', '.join(f'{k}={v}' for k, v in best_params.items())}"
+               f" (was {', '.join(f'{k}={v}' for k, v in current_params.items())});"
+               f" chosen on {tune_days} tuning days among {ranked.height} points")
+    applied = False
+    if apply and clears:
+        ws.registry.update_config(model, vname, best_params, actor=actor, reason=f"tuning run {run_id}: {summary}")
+        applied = True
+    elif apply:
+        summary += f". Not applied: the improvement does not clear the {min_improvement:.0%} minimum"
+    run = TuningRun(run_id, model, vname, "grid", "f1", {"params": current_params, **current_hold},
+                    {"params": best_params, **best_hold}, improvement, None, None, clears, applied, summary, ranked)
+    _store(ws, run, current_actor(actor), reason)
+    return run
