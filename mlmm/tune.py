@@ -42,7 +42,7 @@ from .predictions import read_predictions
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-__all__ = ["TuningRun", "grid_search_detector", "history", "tune_threshold"]
+__all__ = ["TuningRun", "adaptive", "grid_search_detector", "history", "tune_threshold"]
 
 DEFAULT_MIN_IMPROVEMENT = 0.03  # seed 000: "only apply with 3-5 % improvement"
 
@@ -191,6 +191,33 @@ def tune_threshold(
                     _float(imp), _float(lo_hi[0]), _float(lo_hi[1]), clears, applied, summary, table, result)
     _store(ws, run, current_actor(actor), reason)
     return run
+
+
+def adaptive(ws: Workspace, model: str, version: str | None = None, *, last: str = "24h", until: Any = None,
+             step: float | None = None, max_step: float = 0.1, apply: bool = False, actor: str | None = None,
+             reason: str | None = None) -> Any:
+    """The seed's ``adaptiveThresholdAdjustment`` on the log: the false-positive and
+    false-negative rates of the last ``last`` nudge the version's threshold within its
+    ``tuning_range`` by at most ``max_step`` (see :func:`mlmm.tuning.adaptive_adjustment`).
+    ``apply=True`` writes a changed threshold as a configuration revision."""
+    from .monitor import metrics
+
+    meta = _version(ws, model, version)
+    vname = str(meta.version)
+    config = dict(meta.configuration)
+    if "threshold" not in config:
+        raise ValidationError(f"{model} {vname} has no 'threshold' in its configuration; expected one to adjust")
+    m = metrics(ws, model, vname, last=last, until=until)
+    if not m.sufficient:
+        raise ValidationError(f"{model} {vname}: {m.message}")
+    lo, hi = config.get("tuning_range", [0.5, 0.9])
+    result = T.adaptive_adjustment(float(config["threshold"]), fp_rate=m.fpr.value or 0.0, fn_rate=m.fnr.value or 0.0,
+                                   step=float(step or config.get("tuning_step", 0.05)), max_step=max_step,
+                                   bounds=(float(lo), float(hi)))
+    if apply and abs(result.threshold - result.current) > 1e-12:
+        ws.registry.update_config(model, vname, {"threshold": result.threshold}, actor=actor,
+                                  reason=reason or f"adaptive adjustment: {result.explanation}")
+    return result
 
 
 # ----------------------------------------------------------------------------- grid search

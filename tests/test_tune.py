@@ -106,3 +106,22 @@ def test_cli_tune_threshold_grid_and_history(demo):
     assert {"threshold", "grid"} <= {r["kind"] for r in json.loads(hist.output)}
     bad = runner.invoke(app, ["tune", "grid", "queue-anomaly", "--param", "window", "-w", str(demo)])
     assert bad.exit_code == 1 and "param='window': expected NAME=V1,V2" in bad.output
+
+
+def test_adaptive_adjustment_on_the_log(demo):
+    ws = mlmm.open_workspace(demo)
+    try:
+        result = TU.adaptive(ws, "waf-behavioral", last="7d", until=END)
+        meta = ws.registry.get("waf-behavioral", "2.1.0")
+        assert result.current == meta.configuration["threshold"]
+        lo, hi = meta.configuration["tuning_range"]
+        assert lo <= result.threshold <= hi and abs(result.threshold - result.current) <= 0.1 + 1e-12
+        assert result.explanation
+        direct = T.adaptive_adjustment(result.current, fp_rate=result.fp_rate, fn_rate=result.fn_rate,
+                                       step=meta.configuration["tuning_step"], max_step=0.1, bounds=(lo, hi))
+        assert direct.threshold == result.threshold
+    finally:
+        ws.close()
+    out = CliRunner().invoke(app, ["tune", "adaptive", "waf-behavioral", "--last", "7d", "--until", END, "--json",
+                                   "-w", str(demo)])
+    assert out.exit_code == 0 and json.loads(out.output)["threshold"] == result.threshold

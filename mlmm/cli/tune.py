@@ -123,6 +123,28 @@ def grid(
 
 
 @app.command()
+def adaptive(
+    model: Annotated[str, typer.Argument()],
+    version: Annotated[str | None, typer.Option("--version", "-v")] = None,
+    last: Annotated[str, typer.Option(help="Recent period whose FP/FN rates drive the nudge.")] = "24h",
+    until: Annotated[str | None, typer.Option("--until")] = None,
+    max_step: Annotated[float, typer.Option(help="Largest change in one adjustment.")] = 0.1,
+    apply: Annotated[bool, typer.Option("--apply", help="Write a changed threshold as a configuration revision.")] = False,
+    actor: ActorOpt = None,
+    reason: ReasonOpt = None,
+    workspace_path: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Nudge the threshold from recent false-positive and false-negative rates (seed adaptiveThresholdAdjustment)."""
+    result = TU.adaptive(workspace(workspace_path), model, version, last=last, until=until, max_step=max_step,
+                         apply=apply, actor=actor, reason=reason)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console.print(result.explanation + (" (applied)" if apply and result.threshold != result.current else ""), markup=False)
+
+
+@app.command()
 def history(
     model: Annotated[str | None, typer.Argument()] = None,
     workspace_path: WorkspaceOpt = None,
