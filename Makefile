@@ -30,24 +30,12 @@ REPORT_MODELS := waf-behavioral queue-anomaly n1-detector
 
 demo: $(STAMP)
 	$(BIN)/mlmm demo --workspace data/workspace --force
-	@mkdir -p reports
 	@for m in $(REPORT_MODELS); do \
-	  MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/monitoring_report.ipynb \
-	    reports/monitoring_report-$$m.ipynb -p model $$m -p trend 14d 2> reports/.papermill.log \
-	    || { cat reports/.papermill.log; exit 1; }; \
-	  echo "report: reports/monitoring_report-$$m.ipynb"; \
-	done
-	@MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/drift_report.ipynb \
-	  reports/drift_report-queue-anomaly.ipynb -p model queue-anomaly -p current last=72h 2> reports/.papermill.log \
-	  || { cat reports/.papermill.log; exit 1; }
-	@echo "report: reports/drift_report-queue-anomaly.ipynb"
-	@MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/ab_test_report.ipynb \
-	  reports/ab_test_report-ab-n1-challenger-75.ipynb -p test_id ab-n1-challenger-75 2> reports/.papermill.log \
-	  || { cat reports/.papermill.log; exit 1; }
-	@echo "report: reports/ab_test_report-ab-n1-challenger-75.ipynb"
-	@$(BIN)/jupyter nbconvert --log-level WARN --to html reports/monitoring_report-*.ipynb reports/drift_report-*.ipynb \
-	  reports/ab_test_report-*.ipynb
-	@echo "open reports/monitoring_report-waf-behavioral.html in a browser, or run: make lab"
+	  $(BIN)/mlmm report run monitoring_report -p model $$m -w data/workspace || exit 1; done
+	@$(BIN)/mlmm report run drift_report -p model queue-anomaly -p current 72h -w data/workspace
+	@$(BIN)/mlmm report run ab_test_report -p test_id ab-n1-challenger-75 -w data/workspace
+	@$(BIN)/mlmm report run tuning_report -p model queue-anomaly -w data/workspace
+	@echo "open reports/index.html: every report with its decision"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --nbval-lax
@@ -76,4 +64,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlmm tests bench
 
 clean:
-	rm -rf $(VENV) .venv-evidently data/workspace reports/20* reports/monitoring_report-* reports/drift_report-* reports/ab_test_report-*
+	rm -rf $(VENV) .venv-evidently data/workspace reports/20* reports/index.html

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from . import predictions
+from . import predictions, reports
 from ._util import to_utc
 from .errors import (
     ApprovalRequiredError,
@@ -46,6 +46,7 @@ __all__ = [
     "log_predictions",
     "open_workspace",
     "predictions",
+    "reports",
     "to_utc",
 ]
 

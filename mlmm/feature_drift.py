@@ -136,7 +136,7 @@ _RANGE = re.compile(r"^\s*(?P<a>[^.]+?)\s*\.\.\s*(?P<b>[^.]+?)\s*$")
 
 def parse_window(text: str | None, *, before: tuple[_dt.datetime, _dt.datetime] | None = None,
                  end: _dt.datetime | None = None) -> tuple[_dt.datetime, _dt.datetime, str]:
-    """``last=24h`` (ending at ``end`` or now), ``A..B`` (ISO times), or ``previous`` (the
+    """``last=24h`` or just ``24h`` (ending at ``end`` or now), ``A..B`` (ISO times), or ``previous`` (the
     window of the same length just before ``before``) as (since, until, label).
 
     >>> s, u, label = parse_window("last=24h", end=_dt.datetime(2026, 1, 2, tzinfo=_dt.UTC))
@@ -151,17 +151,18 @@ def parse_window(text: str | None, *, before: tuple[_dt.datetime, _dt.datetime] 
             raise ValidationError("window='previous': expected a current window to be before")
         length = before[1] - before[0]
         return before[0] - length, before[0], f"the {_fmt_len(length)} before"
-    if value.startswith("last="):
-        length = parse_duration(value[5:], "window")
+    if value.startswith("last=") or re.fullmatch(r"\d+(\.\d+)?\s*[a-z]+", value):
+        text = value[5:] if value.startswith("last=") else value
+        length = parse_duration(text, "window")
         u = end or now()
-        return u - length, u, f"last {value[5:]}"
+        return u - length, u, f"last {text}"
     m = _RANGE.match(value)
     if m:
         s, u = to_utc(m.group("a"), "window start"), to_utc(m.group("b"), "window end")
         if not s < u:
             raise ValidationError(f"window={value!r}: expected the start before the end")
         return s, u, f"{s:%Y-%m-%d %H:%M} to {u:%Y-%m-%d %H:%M} UTC"
-    raise ValidationError(f"window={value!r}: expected last=<duration> (e.g. last=24h), <start>..<end> or previous")
+    raise ValidationError(f"window={value!r}: expected last=<duration> (e.g. last=24h or 24h), <start>..<end> or previous")
 
 
 def _fmt_len(length: _dt.timedelta) -> str:

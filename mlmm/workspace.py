@@ -200,6 +200,26 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 reason VARCHAR)""",
         ],
     ),
+    (
+        6,
+        "report runs: notebook, parameters, status, duration, decision, where the report is",
+        [
+            """CREATE TABLE report_runs (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                run_id VARCHAR NOT NULL,
+                job VARCHAR,
+                notebook VARCHAR NOT NULL,
+                parameters VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                seconds DOUBLE NOT NULL,
+                decision VARCHAR,
+                reason VARCHAR,
+                path VARCHAR NOT NULL,
+                actor VARCHAR NOT NULL,
+                error VARCHAR)""",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -671,7 +691,7 @@ def open_workspace(
     ...     print(ws.info()["schema_version"])
     ...     ws.close()
     ['imports', 'labels', 'predictions', 'quarantine']
-    5
+    6
     """
     ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
     with ws._connect():

@@ -67,6 +67,7 @@ from . import drift as _drift  # noqa: E402
 from . import models as _models  # noqa: E402
 from . import monitor as _monitor  # noqa: E402
 from . import predictions as _predictions  # noqa: E402
+from . import report as _report  # noqa: E402
 from . import tune as _tune  # noqa: E402
 from . import ws as _workspace  # noqa: E402
 
@@ -79,6 +80,7 @@ app.add_typer(_ab.app, name="ab")
 app.add_typer(_ab.canary_app, name="canary")
 app.command("validate")(_ab.validate_command)
 app.add_typer(_tune.app, name="tune")
+app.add_typer(_report.app, name="report")
 app.add_typer(_workspace.app, name="workspace")
 
 

@@ -1,0 +1,257 @@
+"""Report runs: parameterized notebooks executed by Papermill into ``reports/``.
+
+``run("monitoring_report", {"model": "n1-detector"})`` (or ``mlmm report run``):
+
+1. checks the parameters against the notebook's ``parameters`` cell
+   (``papermill.inspect_notebook``): an unknown name, or a value of another type than the
+   default's, is an error listing what the notebook accepts (Papermill alone only warns);
+2. executes it with Papermill in a temporary directory under ``reports/``, with the
+   workspace passed as the ``workspace`` parameter;
+3. writes the executed ``.ipynb``, a standalone ``report.html`` (code hidden unless
+   ``show_code``) and ``result.json`` (status, parameters, duration, and the decision and
+   figures the notebook recorded with :func:`record`);
+4. moves the directory into place as ``reports/<YYYY-MM-DD>/<notebook>-<model>-<HHMMSS>/``
+   (a half-written report never looks finished), records the run in the registry
+   (``report_runs``) and rebuilds ``reports/index.html``.
+
+A failing notebook keeps its partial executed copy (Papermill marks the failing cell), is
+recorded as failed, and raises :class:`ReportFailed`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime as _dt
+import html
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._util import current_actor, naive_utc, now
+from .errors import MlmmError, NotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+__all__ = ["ReportFailed", "ReportRun", "notebook_parameters", "record", "rebuild_index", "run", "runs"]
+
+_RESULT_ENV = "MLMM_REPORT_RESULT"
+DECISIONS = ("deploy", "keep", "continue", "roll back", "retrain requested", "alert", "none")
+
+
+class ReportFailed(MlmmError):
+    """A report notebook raised; the partial report is kept and the run recorded as failed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportRun:
+    run_id: str
+    notebook: str
+    parameters: dict[str, Any]
+    status: str
+    seconds: float
+    path: Path
+    decision: str | None
+    reason: str | None
+    figures: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["path"] = str(self.path)
+        return out
+
+
+def _notebooks_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _resolve(notebook: str | Path) -> Path:
+    path = Path(notebook)
+    if path.suffix != ".ipynb":
+        path = path.with_suffix(".ipynb")
+    for candidate in (path, _notebooks_dir() / path.name):
+        if candidate.exists():
+            return candidate.resolve()
+    known = sorted(p.stem for p in _notebooks_dir().glob("*.ipynb"))
+    raise NotFoundError(f"notebook={str(notebook)!r}: no such notebook (known: {', '.join(known)})")
+
+
+def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
+    """The notebook's parameters: name -> {default, type, help} from its ``parameters`` cell."""
+    import papermill as pm
+
+    out = {}
+    for name, info in pm.inspect_notebook(str(_resolve(notebook))).items():
+        try:
+            default = ast.literal_eval(info.get("default", "None"))
+        except (ValueError, SyntaxError):
+            default = None
+        out[name] = {"default": default, "type": None if default is None else type(default).__name__,
+                     "help": info.get("help", "")}
+    return out
+
+
+def _check(notebook: Path, params: Mapping[str, Any]) -> None:
+    accepted = notebook_parameters(notebook)
+    listing = "; ".join(f"{k} ({v['type'] or 'any'}, default {v['default']!r})" for k, v in accepted.items())
+    for name, value in params.items():
+        if name not in accepted:
+            raise ValidationError(f"parameter {name!r} is not a parameter of {notebook.stem}; expected one of: {listing}")
+        kind = accepted[name]["type"]
+        ok = (kind is None or value is None or type(value).__name__ == kind
+              or (kind == "float" and isinstance(value, int) and not isinstance(value, bool)))
+        if not ok:
+            raise ValidationError(f"parameter {name}={value!r}: expected a {kind} (default {accepted[name]['default']!r})")
+
+
+def record(decision: str = "none", reason: str = "", *, figures: Mapping[str, Any] | None = None,
+           ws: Workspace | None = None, model: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    """Called at the end of a report notebook: what it decided, why, and its key figures.
+
+    Inside a report run the values go to the run's ``result.json``; with ``ws`` and ``model``
+    the decision is also appended to the model's registry history (event ``decision``).
+    Outside a run it just returns them.
+    """
+    if decision not in DECISIONS:
+        raise ValidationError(f"decision={decision!r}: expected one of {', '.join(DECISIONS)}")
+    out = {"decision": decision, "reason": reason, "figures": json.loads(json.dumps(dict(figures or {}), default=str))}
+    target = os.environ.get(_RESULT_ENV)
+    if target:
+        Path(target).write_text(json.dumps(out, indent=1))
+    if ws is not None and model is not None and decision != "none":
+        ws.registry.record(model, kind="decision", summary=f"{decision}: {reason}",
+                           details={"decision": decision, "figures": out["figures"]}, actor=actor, reason="report")
+    return out
+
+
+def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws: Workspace | None = None,
+        output: str | Path = "reports", show_code: bool = False, job: str | None = None,
+        actor: str | None = None, timeout: float = 1800) -> ReportRun:
+    """Execute a report notebook (see the module docstring). Returns the :class:`ReportRun`;
+    raises :class:`ReportFailed` (after recording it) when the notebook fails."""
+    import papermill as pm
+
+    from .workspace import open_workspace
+
+    path = _resolve(notebook)
+    params = dict(parameters or {})
+    _check(path, params)
+    ws = ws or open_workspace()
+    accepted = notebook_parameters(path)
+    if "workspace" in accepted:
+        params["workspace"] = str(ws.path)
+    root = Path(output).resolve()
+    started_at = now()
+    run_id = f"report-{uuid.uuid4().hex[:10]}"
+    tmp = root / f".tmp-{run_id}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    result_file = tmp / "result.json"
+    out_nb = tmp / f"{path.stem}.ipynb"
+    status, error = "ok", None
+    started = time.perf_counter()
+    old_env = os.environ.get(_RESULT_ENV)
+    os.environ[_RESULT_ENV] = str(result_file)
+    try:
+        pm.execute_notebook(str(path), str(out_nb), parameters=params, kernel_name="python3", progress_bar=False,
+                            cwd=str(path.parent), execution_timeout=timeout)
+    except Exception as exc:  # the notebook failed: keep the partial report and record the failure
+        status, error = "failed", f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    finally:
+        if old_env is None:
+            os.environ.pop(_RESULT_ENV, None)
+        else:
+            os.environ[_RESULT_ENV] = old_env
+    seconds = time.perf_counter() - started
+    recorded = json.loads(result_file.read_text()) if result_file.exists() else {}
+    if out_nb.exists():
+        _html(out_nb, tmp / "report.html", show_code=show_code)
+    model = params.get("model") or params.get("test_id") or "all"
+    summary = {"run_id": run_id, "notebook": path.stem, "parameters": params, "status": status, "error": error,
+               "started_at": started_at.isoformat(), "seconds": round(seconds, 3),
+               "decision": recorded.get("decision"), "reason": recorded.get("reason"),
+               "figures": recorded.get("figures", {}), "job": job, "actor": current_actor(actor)}
+    result_file.write_text(json.dumps(summary, indent=1, default=str))
+    final = root / started_at.strftime("%Y-%m-%d") / f"{path.stem}-{model}-{started_at:%H%M%S}-{run_id[-4:]}"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+    with ws._connect() as con:
+        con.execute(
+            "INSERT INTO report_runs (ts, run_id, job, notebook, parameters, status, seconds, decision, reason, path,"
+            " actor, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [naive_utc(started_at), run_id, job, path.stem, json.dumps(params, default=str), status, seconds,
+             summary["decision"], summary["reason"], str(final), summary["actor"], error])
+    rebuild_index(root)
+    result = ReportRun(run_id, path.stem, params, status, seconds, final, summary["decision"], summary["reason"],
+                       summary["figures"])
+    if status != "ok":
+        raise ReportFailed(f"report {path.stem} failed ({error}); partial report kept in {final}")
+    return result
+
+
+def _html(notebook: Path, target: Path, *, show_code: bool) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    node = nbformat.read(notebook, as_version=4)
+    body, _ = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True,
+                           exclude_output_prompt=True).from_notebook_node(node)
+    target.write_text(body)
+
+
+def runs(ws: Workspace, *, notebook: str | None = None) -> Any:
+    """Recorded report runs, newest first."""
+    import polars as pl
+
+    sql = "SELECT ts, run_id, job, notebook, parameters, status, seconds, decision, reason, path, actor, error FROM report_runs"
+    params: list[Any] = []
+    if notebook is not None:
+        sql += " WHERE notebook = ?"
+        params.append(notebook)
+    with ws._connect() as con:
+        rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
+    return pl.DataFrame(rows, schema={"ts": pl.Datetime("us"), "run_id": pl.String, "job": pl.String,
+                                      "notebook": pl.String, "parameters": pl.String, "status": pl.String,
+                                      "seconds": pl.Float64, "decision": pl.String, "reason": pl.String,
+                                      "path": pl.String, "actor": pl.String, "error": pl.String},
+                        orient="row").with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
+
+
+def rebuild_index(root: str | Path = "reports") -> Path:
+    """``reports/index.html``: every run found under ``root`` (from its ``result.json``),
+    newest first, with status, decision and a link."""
+    root = Path(root)
+    entries = []
+    for result in root.glob("*/*/result.json"):
+        try:
+            data = json.loads(result.read_text())
+        except (OSError, ValueError):
+            continue
+        data["_link"] = str(result.parent.relative_to(root) / "report.html")
+        entries.append(data)
+    entries.sort(key=lambda d: d.get("started_at", ""), reverse=True)
+    rows = "\n".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td class='{}'>{}</td><td>{}</td><td>{}</td><td><a href='{}'>report</a></td></tr>".format(
+            html.escape(str(d.get("started_at", ""))[:19].replace("T", " ")), html.escape(str(d.get("notebook", ""))),
+            html.escape(", ".join(f"{k}={v}" for k, v in d.get("parameters", {}).items() if k != "workspace")),
+            html.escape(str(d.get("status", ""))), html.escape(str(d.get("status", ""))),
+            html.escape(str(d.get("decision") or "")), html.escape(str(d.get("reason") or d.get("error") or "")),
+            html.escape(d["_link"]))
+        for d in entries)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>mlmm reports</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;
+padding:4px 10px;text-align:left;vertical-align:top}}.failed{{color:#b00;font-weight:bold}}.ok{{color:#080}}</style></head>
+<body><h1>mlmm reports</h1><p>{len(entries)} runs, newest first; generated {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC.</p>
+<table><tr><th>started (UTC)</th><th>notebook</th><th>parameters</th><th>status</th><th>decision</th><th>reason</th><th></th></tr>
+{rows}</table></body></html>"""
+    root.mkdir(parents=True, exist_ok=True)
+    index = root / "index.html"
+    tmp = root / f".index-{uuid.uuid4().hex[:6]}.html"
+    tmp.write_text(page)
+    os.replace(tmp, index)
+    return index
+
