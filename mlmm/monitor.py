@@ -841,15 +841,17 @@ def concept_drift(ws: Workspace, model: str, version: str | None = None, *, refe
         window_args = {"last": "7d"}
     w = _window(ws, model, version, window, window_args)
     cols = ["timestamp", "prediction", "actual", "confidence"]
-    current = (_frame(ws, w).filter(pl.col("actual").is_not_null()).select(cols).sort("timestamp")
-               .with_columns((pl.col("prediction") == pl.col("actual")).cast(pl.Int8).alias("correct")).collect())
+    def outcomes(win: Window) -> pl.DataFrame:
+        return (_frame(ws, win).filter(pl.col("actual").is_not_null()).select(cols).sort("timestamp")
+                .with_columns((pl.col("prediction") == pl.col("actual")).cast(pl.Int8).alias("correct")).collect())
+
+    current = outcomes(w)
     if reference is None and w.since is not None:
         length = (w.until or now()) - w.since
         reference = Window(w.model, w.version, w.since - length, w.since, None, "the window before")
     ref = None
     if reference is not None:
-        ref = (_frame(ws, reference).filter(pl.col("actual").is_not_null()).select(cols).sort("timestamp")
-               .with_columns((pl.col("prediction") == pl.col("actual")).cast(pl.Int8).alias("correct")).collect())
+        ref = outcomes(reference)
         if ref.is_empty():
             ref = None
     # the KS part needs a confidence on every row; without one the detectors still run

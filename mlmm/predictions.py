@@ -1321,8 +1321,7 @@ def sql(ws: Workspace, query: str, params: list[Any] | None = None) -> pl.DataFr
         " hive_types = {'model_name': VARCHAR, 'date': DATE})" if pfiles else f"SELECT {base} WHERE false"
     )
     order = ("{'t': labeled_at, 'i': coalesce(ingested_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')}"
-             if lfiles and "ingested_at" in _union_schema(lfiles, LABEL_SCHEMA)[0] and any(
-                 "ingested_at" in _file_schema(f) for f in lfiles) else "labeled_at")
+             if any("ingested_at" in _file_schema(f) for f in lfiles) else "labeled_at")
     labels = (
         f"SELECT model_name, prediction_id, arg_max(actual, {order}) AS actual, max(labeled_at) AS labeled_at"
         f" FROM read_parquet({_sql_list(lfiles)}, hive_partitioning = true, union_by_name = true,"
