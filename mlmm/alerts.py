@@ -59,7 +59,8 @@ from .errors import NotFoundError, ValidationError
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-__all__ = ["SEVERITIES", "Alert", "CheckResult", "Condition", "acknowledge", "check", "evaluate", "list_alerts", "resolve"]
+__all__ = ["SEVERITIES", "Alert", "CheckResult", "Condition", "acknowledge", "check", "evaluate", "list_alerts",
+           "raise_alert", "resolve"]
 
 log = logging.getLogger("mlmm")
 
@@ -368,6 +369,36 @@ def check(ws: Workspace, *, models: Iterable[str] | None = None, window: str | N
             _notify(ws, alert, "raised" if alert in raised else "worsened")
     still_open = tuple(a for a in _all(ws).values() if a.is_open)
     return CheckResult(when, tuple(conditions), tuple(raised), tuple(worsened), tuple(cleared), still_open)
+
+
+def raise_alert(ws: Workspace, model: str, *, message: str, severity: str = "warning", rule: str = "decision",
+                version: str | None = None, actor: str | None = None, details: dict[str, Any] | None = None,
+                notify: bool = True) -> Alert:
+    """Raise an alert that a person or a report decided on (not one of the rules): appended
+    as ``raised`` with the hooks called, or, while an alert of the same model and rule is
+    open, escalated (``worsened``) when the severity is higher and otherwise returned as is."""
+    if severity not in SEVERITIES:
+        raise ValidationError(f"severity={severity!r}: expected one of {', '.join(SEVERITIES)}")
+    if not str(message).strip():
+        raise ValidationError("message='': expected what the alert is about")
+    who = current_actor(actor)
+    when = now()
+    c = Condition(model, version, rule, True, severity, message=str(message), details=dict(details or {}))
+    have = next((a for a in _all(ws).values() if a.is_open and a.model == model and a.rule == rule), None)
+    with ws._connect() as con:
+        if have is None:
+            alert_id = f"{rule}-{model}-{uuid.uuid4().hex[:8]}"
+            _append(con, alert_id, "raised", c, who, None, c.details, when)
+            alert, event = Alert(alert_id, model, version, rule, severity, "open", None, None, c.message, when, when,
+                                 who), "raised"
+        elif _RANK[severity] > _RANK[have.severity]:
+            _append(con, have.alert_id, "worsened", c, who, f"{have.severity} -> {severity}", c.details, when)
+            alert, event = dataclasses.replace(have, severity=severity, message=c.message, updated_at=when), "worsened"
+        else:
+            return have
+    if notify:
+        _notify(ws, alert, event)
+    return alert
 
 
 def _notify(ws: Workspace, alert: Alert, event: str) -> None:

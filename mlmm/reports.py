@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["ReportFailed", "ReportRun", "notebook_parameters", "record", "rebuild_index", "run", "runs"]
 
 _RESULT_ENV = "MLMM_REPORT_RESULT"
+_AUTO_APPLY_ENV = "MLMM_REPORT_AUTO_APPLY"
+_JOB_ENV = "MLMM_REPORT_JOB"
+_ACTOR_ENV = "MLMM_REPORT_ACTOR"
 DECISIONS = ("deploy", "keep", "continue", "roll back", "retrain requested", "alert", "none")
 
 
@@ -59,6 +62,8 @@ class ReportRun:
     decision: str | None
     reason: str | None
     figures: dict[str, Any]
+    applied: bool = False
+    outcome: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -109,33 +114,65 @@ def _check(notebook: Path, params: Mapping[str, Any]) -> None:
             raise ValidationError(f"parameter {name}={value!r}: expected a {kind} (default {accepted[name]['default']!r})")
 
 
-def record(decision: str = "none", reason: str = "", *, figures: Mapping[str, Any] | None = None,
-           ws: Workspace | None = None, model: str | None = None, actor: str | None = None) -> dict[str, Any]:
+def record(decision: Any = "none", reason: str = "", *, figures: Mapping[str, Any] | None = None,
+           ws: Workspace | None = None, model: str | None = None, actor: str | None = None,
+           apply: bool | None = None, override: str | None = None) -> dict[str, Any]:
     """Called at the end of a report notebook: what it decided, why, and its key figures.
 
-    Inside a report run the values go to the run's ``result.json``; with ``ws`` and ``model``
-    the decision is also appended to the model's registry history (event ``decision``).
-    Outside a run it just returns them.
+    ``decision`` is a :class:`mlmm.decisions.Decision` (from ``decisions.from_assessment``,
+    ``from_drift``, ``from_ab``, ``from_tuning``) or one of the decision words with a
+    ``reason``. Inside a report run the values go to the run's ``result.json``. With a
+    workspace (``ws``) and a model the decision is recorded in the model's registry history
+    (:func:`mlmm.decisions.record_decision`, actor = the person or ``schedule:<job>``) and
+    performed when ``apply`` is true or, by default, when the scheduled job that runs the
+    report has auto-apply on. Outside a run it just records and returns them.
     """
-    if decision not in DECISIONS:
-        raise ValidationError(f"decision={decision!r}: expected one of {', '.join(DECISIONS)}")
-    out = {"decision": decision, "reason": reason, "figures": json.loads(json.dumps(dict(figures or {}), default=str))}
+    from .decisions import Decision, record_decision
+
+    if isinstance(decision, Decision):
+        d: Decision | None = decision
+        reason = reason or decision.reason
+        model = model or decision.model
+        word = decision.decision
+        base = {k: v for k, v in decision.evidence.items() if not isinstance(v, (dict, list))}
+        figures = {**base, **dict(figures or {})}
+    else:
+        word = str(decision)
+        if word not in DECISIONS:
+            raise ValidationError(f"decision={word!r}: expected one of {', '.join(DECISIONS)}")
+        d = Decision(word, reason, model, source="report") if word != "none" else None
+    out: dict[str, Any] = {"decision": word, "reason": reason,
+                           "figures": json.loads(json.dumps(dict(figures or {}), default=str)),
+                           "applied": False, "outcome": None}
+    if apply is None:
+        apply = os.environ.get(_AUTO_APPLY_ENV) == "1"
+    job = os.environ.get(_JOB_ENV) or None
+    if ws is not None and d is not None and d.model:
+        try:
+            rec = record_decision(ws, d, actor=actor or os.environ.get(_ACTOR_ENV) or None, apply=apply,
+                                  override=override, job=job)
+            out.update(applied=rec.applied, outcome=rec.outcome, actor=rec.actor)
+        finally:
+            _write_result(out)
+    else:
+        _write_result(out)
+    return out
+
+
+def _write_result(out: Mapping[str, Any]) -> None:
     target = os.environ.get(_RESULT_ENV)
     if target:
-        Path(target).write_text(json.dumps(out, indent=1))
-    if ws is not None and model is not None and decision != "none":
-        ws.registry.record(model, kind="decision", summary=f"{decision}: {reason}",
-                           details={"decision": decision, "figures": out["figures"]}, actor=actor, reason="report")
-    return out
+        Path(target).write_text(json.dumps(out, indent=1, default=str))
 
 
 def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws: Workspace | None = None,
         output: str | Path = "reports", show_code: bool = False, job: str | None = None,
-        actor: str | None = None, timeout: float = 1800) -> ReportRun:
+        actor: str | None = None, timeout: float = 1800, auto_apply: bool = False) -> ReportRun:
     """Execute a report notebook (see the module docstring). Returns the :class:`ReportRun`;
     raises :class:`ReportFailed` (after recording it) when the notebook fails."""
     import papermill as pm
 
+    from .kernel import ensure_kernel
     from .workspace import open_workspace
 
     path = _resolve(notebook)
@@ -154,18 +191,21 @@ def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws
     out_nb = tmp / f"{path.stem}.ipynb"
     status, error = "ok", None
     started = time.perf_counter()
-    old_env = os.environ.get(_RESULT_ENV)
-    os.environ[_RESULT_ENV] = str(result_file)
+    env = {_RESULT_ENV: str(result_file), _AUTO_APPLY_ENV: "1" if auto_apply else "0", _JOB_ENV: job or "",
+           _ACTOR_ENV: current_actor(actor)}
+    old_env = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
-        pm.execute_notebook(str(path), str(out_nb), parameters=params, kernel_name="python3", progress_bar=False,
+        pm.execute_notebook(str(path), str(out_nb), parameters=params, kernel_name=ensure_kernel(), progress_bar=False,
                             cwd=str(path.parent), execution_timeout=timeout)
     except Exception as exc:  # the notebook failed: keep the partial report and record the failure
         status, error = "failed", f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     finally:
-        if old_env is None:
-            os.environ.pop(_RESULT_ENV, None)
-        else:
-            os.environ[_RESULT_ENV] = old_env
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     seconds = time.perf_counter() - started
     recorded = json.loads(result_file.read_text()) if result_file.exists() else {}
     if out_nb.exists():
@@ -174,7 +214,8 @@ def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws
     summary = {"run_id": run_id, "notebook": path.stem, "parameters": params, "status": status, "error": error,
                "started_at": started_at.isoformat(), "seconds": round(seconds, 3),
                "decision": recorded.get("decision"), "reason": recorded.get("reason"),
-               "figures": recorded.get("figures", {}), "job": job, "actor": current_actor(actor)}
+               "figures": recorded.get("figures", {}), "applied": recorded.get("applied", False),
+               "outcome": recorded.get("outcome"), "job": job, "actor": current_actor(actor)}
     result_file.write_text(json.dumps(summary, indent=1, default=str))
     final = root / started_at.strftime("%Y-%m-%d") / f"{path.stem}-{model}-{started_at:%H%M%S}-{run_id[-4:]}"
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -187,20 +228,16 @@ def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws
              summary["decision"], summary["reason"], str(final), summary["actor"], error])
     rebuild_index(root)
     result = ReportRun(run_id, path.stem, params, status, seconds, final, summary["decision"], summary["reason"],
-                       summary["figures"])
+                       summary["figures"], bool(summary["applied"]), summary["outcome"])
     if status != "ok":
         raise ReportFailed(f"report {path.stem} failed ({error}); partial report kept in {final}")
     return result
 
 
 def _html(notebook: Path, target: Path, *, show_code: bool) -> None:
-    import nbformat
-    from nbconvert import HTMLExporter
+    from ._html import export_html
 
-    node = nbformat.read(notebook, as_version=4)
-    body, _ = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True,
-                           exclude_output_prompt=True).from_notebook_node(node)
-    target.write_text(body)
+    export_html(notebook, target, show_code=show_code)
 
 
 def runs(ws: Workspace, *, notebook: str | None = None) -> Any:

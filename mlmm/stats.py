@@ -1894,7 +1894,10 @@ def always_valid_test(
     """Mixture sequential probability ratio test (mSPRT) for two proportions: peek at will.
 
     Pass the *cumulative* counts at each look (arrays, oldest first) or just the latest. With
-    ``theta = p_b - p_a`` estimated by ``d`` with variance ``V = p_a q_a / n_a + p_b q_b / n_b``
+    ``theta = p_b - p_a`` estimated by ``d`` with variance ``V = t_a (1 - t_a) / (n_a + 2) +
+    t_b (1 - t_b) / (n_b + 2)``, ``t = (s + 1) / (n + 2)`` (Agresti & Caffo 2000: the plug-in
+    ``p q / n`` is 0 for a group with all successes, and a look at 4 of 4 would then count as
+    overwhelming evidence),
     and a normal mixture ``theta ~ N(0, tau^2)`` over the alternatives, the likelihood ratio is
     ``L = sqrt(V / (V + tau^2)) exp(tau^2 d^2 / (2 V (V + tau^2)))``; ``p = min(1, 1/L)``, kept as a
     running minimum, is an always-valid p-value and inverting ``L < 1/alpha`` gives the
@@ -1904,8 +1907,8 @@ def always_valid_test(
 
     ``tau`` is the scale of the differences worth detecting (the default 0.05 suits accuracy or
     conversion differences of a few points); the test is valid for any ``tau``, which only
-    moves where it is most powerful. A look where a group is empty or ``V == 0`` carries no
-    evidence (p = 1, interval [-1, 1]).
+    moves where it is most powerful. A look where a group is empty carries no evidence
+    (p = 1, interval [-1, 1]).
 
     References
     ----------
@@ -1913,7 +1916,9 @@ def always_valid_test(
     matters, and what to do about it. KDD '17, 1517-1525. Robbins, H. (1970). Statistical
     methods related to the law of the iterated logarithm. Ann. Math. Statist. 41, 1397-1409.
     Howard, S. R., Ramdas, A., McAuliffe, J. & Sekhon, J. (2021). Time-uniform, nonparametric,
-    nonasymptotic confidence sequences. Ann. Statist. 49, 1055-1080.
+    nonasymptotic confidence sequences. Ann. Statist. 49, 1055-1080. Agresti, A. & Caffo, B.
+    (2000). Simple and effective confidence intervals for proportions and differences of
+    proportions result from adding two successes and two failures. Amer. Statist. 54, 280-288.
 
     Examples
     --------
@@ -1922,7 +1927,7 @@ def always_valid_test(
     >>> r = always_valid_test([90, 180, 270, 362], [1000, 2000, 3000, 4000],
     ...                       [110, 229, 345, 460], [1000, 2000, 3000, 4000])
     >>> r.looks, round(r.difference, 4), f"{r.p_value:.3g}", r.significant
-    (4, 0.0245, '0.0123', True)
+    (4, 0.0245, '0.0124', True)
     >>> round(r.ci_low, 4), round(r.ci_high, 4)
     (0.0028, 0.0462)
     """
@@ -1944,7 +1949,10 @@ def always_valid_test(
     with np.errstate(divide="ignore", invalid="ignore"):
         p_a, p_b = s_a / n_a, s_b / n_b
         d = p_b - p_a
-        v = p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b
+        # variance from Agresti-Caffo adjusted proportions: the plug-in p q / n is 0 when a
+        # group is all successes (4 of 4), which made a tiny look "significant" for ever
+        t_a, t_b = (s_a + 1) / (n_a + 2), (s_b + 1) / (n_b + 2)
+        v = t_a * (1 - t_a) / (n_a + 2) + t_b * (1 - t_b) / (n_b + 2)
         ok = (n_a > 0) & (n_b > 0) & (v > 0)
         v_ok = np.where(ok, v, 1.0)
         log_lr = 0.5 * np.log(v_ok / (v_ok + tau2)) + tau2 * d**2 / (2 * v_ok * (v_ok + tau2))

@@ -220,6 +220,23 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 error VARCHAR)""",
         ],
     ),
+    (
+        7,
+        "schedule runs: each scheduled job's start and finish (append-only)",
+        [
+            """CREATE TABLE schedule_runs (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+                ts TIMESTAMP NOT NULL,
+                run_id VARCHAR NOT NULL,
+                job VARCHAR NOT NULL,
+                event VARCHAR NOT NULL,
+                status VARCHAR,
+                seconds DOUBLE,
+                detail VARCHAR,
+                host VARCHAR,
+                pid INTEGER)""",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -101,7 +101,7 @@ def test_workspace_from_mlmm_home(tmp_path, monkeypatch):
     run("models", "register", "m", "1.0.0")
     info = json.loads(run("workspace", "info", "--json").stdout)
     assert info["path"] == str((tmp_path / "home").resolve())
-    assert (info["models"], info["versions"], info["schema_version"]) == (1, 1, 6)
+    assert (info["models"], info["versions"], info["schema_version"]) == (1, 1, 7)
 
 
 def test_approval_rule_from_cli(ws_path):

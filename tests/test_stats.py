@@ -639,7 +639,8 @@ def test_always_valid_test_formula_and_properties():
                             [1000, 2000, 3000, 4000], tau=0.05)
     # the last look by hand (Johari et al. 2017, eq. for the normal mixture)
     p_a, p_b, tau2 = 362 / 4000, 460 / 4000, 0.0025
-    v = p_a * (1 - p_a) / 4000 + p_b * (1 - p_b) / 4000
+    t_a, t_b = 363 / 4002, 461 / 4002  # Agresti-Caffo adjusted proportions for the variance
+    v = t_a * (1 - t_a) / 4002 + t_b * (1 - t_b) / 4002
     lr = math.sqrt(v / (v + tau2)) * math.exp(tau2 * (p_b - p_a) ** 2 / (2 * v * (v + tau2)))
     assert r.p_values[-1] <= 1 / lr + 1e-15
     assert list(r.p_values) == sorted(r.p_values, reverse=True)  # a running minimum
@@ -649,6 +650,10 @@ def test_always_valid_test_formula_and_properties():
     for s_b in range(95, 140, 3):
         one = S.always_valid_test(100, 1000, s_b, 1000)
         assert one.significant == (one.ci_low > 0 or one.ci_high < 0)
+    # a group with all successes on a handful of rows is not overwhelming evidence: the plug-in
+    # variance p q / n would be 0 there (4 of 4 against 123 of 144 gave p = 0.0002)
+    few = S.always_valid_test(123, 144, 4, 4)
+    assert few.p_value == 1.0 and not few.significant
     empty = S.always_valid_test(0, 0, 0, 0)
     assert (empty.p_value, empty.ci_low, empty.ci_high) == (1.0, -1.0, 1.0)
     with pytest.raises(ValidationError, match=r"^trials_a\[1\]=50: expected cumulative counts"):

@@ -95,8 +95,9 @@ def test_open_creates_layout(tmp_path: Path) -> None:
                     (3, "feature drift: stored references (sketches) and per-column check results"),
                     (4, "A/B tests: append-only lifecycle events (created, started, stopped, decided)"),
                     (5, "tuning runs: threshold sweeps and grid searches with their tables and what was applied"),
-                    (6, "report runs: notebook, parameters, status, duration, decision, where the report is")]
-    assert SCHEMA_VERSION == 6
+                    (6, "report runs: notebook, parameters, status, duration, decision, where the report is"),
+                    (7, "schedule runs: each scheduled job's start and finish (append-only)")]
+    assert SCHEMA_VERSION == 7
     assert {"schema_version", "versions", "events", "settings", "alerts", "drift_references", "drift_results"} <= tables
 
 
@@ -127,12 +128,13 @@ def test_a_version_1_workspace_migrates_forward_keeping_its_data(tmp_path: Path)
         con.execute("DROP TABLE ab_tests")
         con.execute("DROP TABLE tuning_runs")
         con.execute("DROP TABLE report_runs")
+        con.execute("DROP TABLE schedule_runs")
         con.execute("DELETE FROM schema_version WHERE version > 1")
     finally:
         con.close()
     ws = mlmm.open_workspace(tmp_path)
     try:
-        assert ws.info()["schema_version"] == SCHEMA_VERSION == 6
+        assert ws.info()["schema_version"] == SCHEMA_VERSION == 7
         assert [str(m.version) for m in ws.registry.get_all("m")] == ["1.0.0"]
         with ws._connect() as con:
             assert con.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
@@ -153,8 +155,8 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     mlmm.open_workspace(path).close()
     _bump_schema(path / "registry.duckdb", SCHEMA_VERSION + 1)
     expected = (
-        f"registry={path.resolve() / 'registry.duckdb'}: schema version 7 is newer than this mlmm "
-        "understands (6); expected an mlmm release that knows it (upgrade mlmm)"
+        f"registry={path.resolve() / 'registry.duckdb'}: schema version 8 is newer than this mlmm "
+        "understands (7); expected an mlmm release that knows it (upgrade mlmm)"
     )
     # this process had already opened (and migrated) the workspace: it must check again
     with pytest.raises(WorkspaceError) as err:
@@ -165,7 +167,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused_in_a_fresh_process(tmp_path: Path) -> None:
     mlmm.open_workspace(tmp_path).close()
-    _bump_schema(tmp_path / "registry.duckdb", 7)
+    _bump_schema(tmp_path / "registry.duckdb", 8)
     script = (
         "import sys, mlmm\n"
         "try:\n    mlmm.open_workspace(sys.argv[1])\n"
@@ -174,8 +176,8 @@ def test_newer_schema_is_refused_in_a_fresh_process(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout == (
-        f"WorkspaceError registry={tmp_path.resolve() / 'registry.duckdb'}: schema version 7 is newer than "
-        "this mlmm understands (6); expected an mlmm release that knows it (upgrade mlmm)\n"
+        f"WorkspaceError registry={tmp_path.resolve() / 'registry.duckdb'}: schema version 8 is newer than "
+        "this mlmm understands (7); expected an mlmm release that knows it (upgrade mlmm)\n"
     )
 
 

@@ -68,6 +68,7 @@ from . import models as _models  # noqa: E402
 from . import monitor as _monitor  # noqa: E402
 from . import predictions as _predictions  # noqa: E402
 from . import report as _report  # noqa: E402
+from . import schedule as _schedule  # noqa: E402
 from . import tune as _tune  # noqa: E402
 from . import ws as _workspace  # noqa: E402
 
@@ -81,6 +82,9 @@ app.add_typer(_ab.canary_app, name="canary")
 app.command("validate")(_ab.validate_command)
 app.add_typer(_tune.app, name="tune")
 app.add_typer(_report.app, name="report")
+app.add_typer(_schedule.app, name="schedule")
+app.command("decide")(_schedule.decide)
+app.command("decisions")(_schedule.list_decisions)
 app.add_typer(_workspace.app, name="workspace")
 
 
