@@ -271,19 +271,27 @@ def rebuild_index(root: str | Path = "reports") -> Path:
         data["_link"] = str(result.parent.relative_to(root) / "report.html")
         entries.append(data)
     entries.sort(key=lambda d: d.get("started_at", ""), reverse=True)
+    def outcome(d: Mapping[str, Any]) -> str:
+        if not d.get("decision"):
+            return ""
+        return ("applied: " if d.get("applied") else "") + str(d.get("outcome") or "")
+
     rows = "\n".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td class='{}'>{}</td><td>{}</td><td>{}</td><td><a href='{}'>report</a></td></tr>".format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='{}'>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td><a href='{}'>report</a></td></tr>".format(
             html.escape(str(d.get("started_at", ""))[:19].replace("T", " ")), html.escape(str(d.get("notebook", ""))),
             html.escape(", ".join(f"{k}={v}" for k, v in d.get("parameters", {}).items() if k != "workspace")),
+            html.escape(str(d.get("job") or d.get("actor") or "")),
             html.escape(str(d.get("status", ""))), html.escape(str(d.get("status", ""))),
             html.escape(str(d.get("decision") or "")), html.escape(str(d.get("reason") or d.get("error") or "")),
-            html.escape(d["_link"]))
+            html.escape(outcome(d)), html.escape(d["_link"]))
         for d in entries)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>mlmm reports</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;
 padding:4px 10px;text-align:left;vertical-align:top}}.failed{{color:#b00;font-weight:bold}}.ok{{color:#080}}</style></head>
 <body><h1>mlmm reports</h1><p>{len(entries)} runs, newest first; generated {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC.</p>
-<table><tr><th>started (UTC)</th><th>notebook</th><th>parameters</th><th>status</th><th>decision</th><th>reason</th><th></th></tr>
+<table><tr><th>started (UTC)</th><th>notebook</th><th>parameters</th><th>job / by</th><th>status</th><th>decision</th>
+<th>reason</th><th>outcome</th><th></th></tr>
 {rows}</table></body></html>"""
     root.mkdir(parents=True, exist_ok=True)
     index = root / "index.html"

@@ -230,7 +230,7 @@ def _run(ws: Workspace, job: Job, output: str | Path, when: _dt.datetime) -> Job
         else:
             for target in _targets(ws, job):
                 params = {**job.parameters, **({target[0]: target[1]} if target else {})}
-                which = {target[0]: target[1]} if target else {"notebook": job.notebook}
+                which = {target[0]: target[1]} if target else {"notebook": Path(job.notebook).stem}
                 try:
                     rep = reports.run(job.notebook, params, ws=ws, output=output, job=job.name,
                                       actor=f"schedule:{job.name}", auto_apply=job.auto_apply)

@@ -92,20 +92,20 @@ def _report(results: list[S.JobRun], as_json: bool) -> None:
     if as_json:
         emit_json([r.to_dict() for r in results])
     elif not results:
-        console.print("nothing due", markup=False)
+        console.print("nothing due", markup=False, soft_wrap=True)
     for r in results if not as_json else []:
         line = f"{r.job}: {r.status}"
         if r.status == "skipped":
             line += f" ({r.detail.get('reason')})"
         else:
             line += f" in {r.seconds:.1f} s"
-        console.print(line, markup=False)
+        console.print(line, markup=False, soft_wrap=True)
         for t in r.detail.get("targets", []):
             target = t.get("model") or t.get("test_id") or t.get("notebook")
             what = t.get("error") or f"{t.get('decision')}" + (f" -> {t['outcome']}" if t.get("outcome") else "")
-            console.print(f"  {target}: {t['status']}: {what}", markup=False)
+            console.print(f"  {target}: {t['status']}: {what}", markup=False, soft_wrap=True)
         if r.detail.get("error"):
-            console.print(f"  error: {r.detail['error']}", markup=False)
+            console.print(f"  error: {r.detail['error']}", markup=False, soft_wrap=True)
     if any(r.status == "failed" for r in results):
         raise fail(f"{sum(r.status == 'failed' for r in results)} job(s) failed", EXIT_ERROR)
 
@@ -142,7 +142,7 @@ def decide(
     if as_json:
         emit_json(rec.to_dict())
     else:
-        console.print(f"{decision} for {model} recorded by {rec.actor}: {rec.outcome}", markup=False)
+        console.print(f"{decision} for {model} recorded by {rec.actor}: {rec.outcome}", markup=False, soft_wrap=True)
 
 
 def list_decisions(model: Annotated[str | None, typer.Argument()] = None,
