@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._demo_data import DemoData, generate
-from ._util import atomic_write_json, to_utc
+from ._util import atomic_write_bytes, atomic_write_json, to_utc
 from .errors import ConflictError
 from .predictions import log_labels, log_predictions
 from .version import Version
@@ -27,7 +27,8 @@ from .workspace import Workspace, open_workspace
 
 __all__ = ["DemoSummary", "build_demo", "demo_info"]
 
-_WORKSPACE_PARTS = ("registry.duckdb", "registry.duckdb.wal", "predictions", "labels", "quarantine", "imports", "demo.json")
+_WORKSPACE_PARTS = ("registry.duckdb", "registry.duckdb.wal", "predictions", "labels", "quarantine", "imports", "demo.json",
+                    "cache", "references", "locks")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +146,8 @@ def build_demo(
         "built_at": _dt.datetime.now(_dt.UTC).isoformat(),
     }
     atomic_write_json(ws.path / "demo.json", info)
+    say("writing the workspace configuration (mlmm.toml)")
+    _write_config(ws.path)
     ws.close()
     return DemoSummary(
         path=str(ws.path), seed=seed, start=data.start, end=data.end,
@@ -153,6 +156,33 @@ def build_demo(
         episodes=tuple(f"{e.model_name}: {e.kind} {e.start:%Y-%m-%d} to {e.end:%Y-%m-%d}" for e in data.episodes),
         seconds=time.perf_counter() - started,
     )
+
+
+_DEMO_CONFIG = """\
+# mlmm workspace configuration (see docs/scheduling.md; environment variables override it).
+# The schedule's defaults come from the seeds; this demo keeps them and only relaxes the
+# retraining age: its versions are a few weeks old, and with the seed's 7 days every report
+# would ask for retraining on age alone.
+
+[schedule.degradation]
+every = "15m"
+auto_apply = false
+
+[schedule.tuning]
+every = "1d"
+auto_apply = false   # the demo shows the tuning decision without changing thresholds
+
+[retraining]
+max_age = "30d"      # seed 002: 7 days
+"""
+
+
+def _write_config(path: Path) -> None:
+    from .config import CONFIG_FILE
+
+    target = path / CONFIG_FILE
+    if not target.exists():
+        atomic_write_bytes(target, _DEMO_CONFIG.encode(), durable=False)
 
 
 def _ab_tests(ws: Workspace) -> list[str]:

@@ -145,7 +145,7 @@ def test_retraining_triggers_follow_seed_002(ws):
     frame = r.to_frame()
     assert frame["name"].to_list() == ["performance", "drift", "data_volume", "age"]
     assert frame["fired"].to_list() == [None, True, False, True]
-    assert frame["threshold"].to_list()[1:] == [0.5, 50_000.0, 7.0]
+    assert frame["threshold"].to_list()[1:] == [0.5, 50_000.0, 30.0]  # the demo's mlmm.toml: max_age 30d
     assert frame["detail"][0].startswith("insufficient data: ")
     assert frame["detail"][1] == ("3 of 5 features drifted over the last 7d (duration_s, memory_mb, job_type)"
                                   " (dataset drift)")
