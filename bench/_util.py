@@ -68,6 +68,8 @@ class Sizes:
     tuning_grid_points: int = 16
     tuning_point_seconds: float = 0.2
     tuning_grid_repeat: int = 2
+    report_rows: int = 100_000  # issue 8: a report run on a demo workspace
+    report_repeat: int = 3
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -79,6 +81,7 @@ class Sizes:
             monitor_rows=300_000, monitor_repeat=3, drift_rows=50_000, drift_repeat=1,
             router_ids=100_000, router_repeat=2, ab_rows=300_000, ab_repeat=3,
             tuning_scores=100_000, tuning_repeat=3, tuning_grid_points=4, tuning_point_seconds=0.05, tuning_grid_repeat=1,
+            report_rows=20_000, report_repeat=1,
         )
 
 

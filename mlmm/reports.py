@@ -288,7 +288,7 @@ def rebuild_index(root: str | Path = "reports") -> Path:
         for d in entries)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>mlmm reports</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;
-padding:4px 10px;text-align:left;vertical-align:top}}.failed{{color:#b00;font-weight:bold}}.ok{{color:#080}}</style></head>
+padding:4px 10px;text-align:left;vertical-align:top}}td:first-child,td:nth-child(5){{white-space:nowrap}}.failed{{color:#b00;font-weight:bold}}.ok{{color:#080}}</style></head>
 <body><h1>mlmm reports</h1><p>{len(entries)} runs, newest first; generated {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC.</p>
 <table><tr><th>started (UTC)</th><th>notebook</th><th>parameters</th><th>job / by</th><th>status</th><th>decision</th>
 <th>reason</th><th>outcome</th><th></th></tr>

@@ -70,9 +70,9 @@ def run_(
         emit_json(result.to_dict())
         return
     console.print(f"{result.notebook}: {result.status} in {result.seconds:.1f} s"
-                  + (f"; decision: {result.decision} ({result.reason})" if result.decision else ""), markup=False)
-    console.print(f"report: {result.path / 'report.html'}", markup=False)
-    console.print(f"index:  {Path(output).resolve() / 'index.html'}", markup=False)
+                  + (f"; decision: {result.decision} ({result.reason})" if result.decision else ""), markup=False, soft_wrap=True)
+    console.print(f"report: {result.path / 'report.html'}", markup=False, soft_wrap=True)
+    console.print(f"index:  {Path(output).resolve() / 'index.html'}", markup=False, soft_wrap=True)
 
 
 @app.command("list")
