@@ -313,11 +313,12 @@ def decide(ws: Workspace, test_id: str, decision: str, *, actor: str | None = No
     if decision == "continue":
         return test
     details = {"result": result.summary_dict()} if result is not None else None
-    _append(ws, test_id, "decided", status="decided", decision=decision, actor=actor, reason=reason, details=details,
-            at=to_utc(at, "at") if at is not None else None)
     if apply and decision == "deploy_b":
+        # deploy first: a refused deploy (e.g. a missing approval) leaves the test running
         ws.registry.deploy(test.config.model, test.config.version_b, env="production", actor=actor,
                            reason=f"A/B test {test_id}: {reason}")
+    _append(ws, test_id, "decided", status="decided", decision=decision, actor=actor, reason=reason, details=details,
+            at=to_utc(at, "at") if at is not None else None)
     return get_test(ws, test_id)
 
 
@@ -388,6 +389,26 @@ class ABTestResult:
                     "days_remaining": self.days_remaining, "guardrails": list(self.guardrails)})
         return out
 
+    def facts(self) -> pl.DataFrame:
+        """The figures a decision rests on, formatted: difference and lift with intervals, the
+        fixed-horizon and always-valid p-values, the chance B beats A, the sample ratio, the
+        planned sample and the days remaining, then one row per guardrail."""
+        t, lift, seq, srm, bayes = self.test, self.lift, self.sequential, self.srm, self.bayes
+        rows = [
+            ("difference B - A", None if t is None else f"{t.difference:+.4f} [{t.ci_low:+.4f}, {t.ci_high:+.4f}]"),
+            ("relative lift", None if lift is None else f"{lift.estimate:+.2%} [{lift.ci_low:+.2%}, {lift.ci_high:+.2%}]"),
+            ("fixed-horizon p", None if t is None else f"{t.p_value:.3g}"),
+            ("always-valid p", None if seq is None else f"{seq.p_value:.3g}"),
+            ("chance B beats A", None if bayes is None else f"{bayes.prob_b_beats_a:.1%}"),
+            ("sample ratio", None if srm is None else f"p = {srm.p_value:.3g}" + (" MISMATCH" if srm.mismatch else " ok")),
+            ("planned sample per version", None if self.required_per_arm is None
+             else f"{self.required_per_arm[0]:,} + {self.required_per_arm[1]:,} labelled"),
+            ("days remaining", None if self.days_remaining is None else str(self.days_remaining)),
+        ]
+        rows += [(f"guardrail {g['metric']}", f"{'BREACHED' if g['breached'] else 'ok'} (A {g['a']}, B {g['b']})")
+                 for g in self.guardrails]
+        return pl.DataFrame(rows, schema={"fact": pl.String, "value": pl.String}, orient="row")
+
     def to_frame(self) -> pl.DataFrame:
         return pl.DataFrame([self.a.to_dict() | {"arm": "A"}, self.b.to_dict() | {"arm": "B"}]).select(
             "arm", "version", "predictions", "labelled", "successes", "trials", "value", "low", "high")
@@ -420,9 +441,11 @@ def _daily_cumulative(ws: Workspace, config: ABTestConfig, since: Any, until: An
     return daily.sort("day")
 
 
-def evaluate(ws: Workspace, test: str | ABTestConfig, *, since: Any = None, until: Any = None) -> ABTestResult:
+def evaluate(ws: Workspace, test: str | ABTestConfig, *, since: Any = None, until: Any = None,
+             alpha: float | None = None, min_improvement: float | None = None) -> ABTestResult:
     """Evaluate a stored test (by id) or a config over ``since``..``until`` (default: from
-    the test's start to now)."""
+    the test's start to now). ``alpha`` / ``min_improvement`` re-judge it with other values
+    than the test's own (what-if), without changing the stored test."""
     if isinstance(test, str):
         stored = get_test(ws, test)
         config, test_id = stored.config, stored.test_id
@@ -435,6 +458,9 @@ def evaluate(ws: Workspace, test: str | ABTestConfig, *, since: Any = None, unti
             until = min([*ends, now()])
     else:
         config, test_id = test, None
+    changes = {k: v for k, v in (("alpha", alpha), ("min_improvement", min_improvement)) if v is not None}
+    if changes:
+        config = dataclasses.replace(config, **changes)  # validated by ABTestConfig.__post_init__
     s = to_utc(since, "since") if since is not None else None
     u = to_utc(until, "until") if until is not None else now()
     counts = _counts(ws, config, s, u, config.primary_metric)

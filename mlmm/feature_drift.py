@@ -46,7 +46,9 @@ __all__ = [
     "DriftCheck",
     "Reference",
     "check",
+    "check_data",
     "distribution_chart",
+    "distribution_charts",
     "feature_columns",
     "get_reference",
     "history",
@@ -451,6 +453,36 @@ def score_chart(frame: pl.DataFrame, *, columns: Sequence[str] | None = None, ti
         y=alt.Y("statistic:Q"), color="column:N", tooltip=["column:N", "start:T", "test:N", "statistic:Q", "threshold:Q", "drifted:N"])
     rule = base.mark_line(strokeDash=[6, 3], color="#d62728").encode(y="threshold:Q", detail="column:N")
     return alt.layer(line, rule).properties(width=640, height=220, title=title or "drift statistic per chunk (dashed: threshold)")
+
+
+def check_data(ws: Workspace, result: DriftCheck) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The reference and current rows a check compared (its columns only): the stored
+    reference's sample, or the reference window read again; the current window."""
+    cols = [c.column for c in result.report.columns]
+    ref: Any = None
+    if result.reference.startswith("ref-"):
+        ref = get_reference(ws, result.model, reference_id=result.reference).data()
+        if not isinstance(ref, pl.DataFrame):
+            raise ValidationError(f"reference={result.reference!r}: only its sketch is kept (no sample file);"
+                                  " expected a reference with its sample to chart raw distributions")
+    else:
+        s, u, _ = parse_window(result.reference, before=(result.since, result.until), end=result.until)
+        ref = read_predictions(ws, result.model, since=s, until=u, with_labels=False).select(cols).collect()
+    cur = read_predictions(ws, result.model, since=result.since, until=result.until, with_labels=False).select(cols).collect()
+    return ref.select([c for c in cols if c in ref.columns]), cur
+
+
+def distribution_charts(ws: Workspace, result: DriftCheck, *, max_charts: int = 12, per_row: int = 2) -> Any:
+    """Reference vs current distributions of a check's columns, drifted first then by
+    statistic, at most ``max_charts``, ``per_row`` to a row (an Altair chart)."""
+    import altair as alt
+
+    ref, cur = check_data(ws, result)
+    ranked = sorted(result.report.columns, key=lambda c: (not c.drifted, -(c.statistic or 0)))[:max_charts]
+    charts = [distribution_chart(ref, cur, c.column) for c in ranked if c.column in ref.columns]
+    if not charts:
+        raise ValidationError(f"check {result.check_id}: no column to chart")
+    return alt.vconcat(*[alt.hconcat(*charts[i:i + per_row]) for i in range(0, len(charts), per_row)])
 
 
 def distribution_chart(reference: Any, current: Any, column: str, *, bins: int = 30, top: int = 15) -> Any:

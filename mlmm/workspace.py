@@ -708,7 +708,7 @@ def open_workspace(
     ...     print(ws.info()["schema_version"])
     ...     ws.close()
     ['imports', 'labels', 'predictions', 'quarantine']
-    6
+    7
     """
     ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
     with ws._connect():

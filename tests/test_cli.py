@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -113,3 +115,20 @@ def test_approval_rule_from_cli(ws_path):
     run("deploy", "m", "1.0.0", "--actor", "bob", "--workspace", ws_path)
     events = json.loads(run("models", "history", "m", "--json", "--workspace", ws_path).stdout)
     assert [e["event"] for e in events] == ["registered", "deploy_refused", "approved", "deployed"]
+
+
+def test_cli_defaults_match_the_library_and_the_cli_starts_without_the_heavy_stack():
+    from mlmm import feature_drift, monitor, tune
+    from mlmm.cli import drift as cli_drift
+    from mlmm.cli import monitor as cli_monitor
+    from mlmm.cli import tune as cli_tune
+
+    assert cli_monitor._MIN_LABELLED == monitor.DEFAULT_MIN_LABELLED
+    assert cli_tune._MIN_IMPROVEMENT == tune.DEFAULT_MIN_IMPROVEMENT
+    assert cli_drift._SAMPLE_ROWS == feature_drift.DEFAULT_SAMPLE_ROWS
+    code = ("import sys, mlmm.cli\n"
+            "heavy = [m for m in ('scipy', 'statsmodels', 'pyarrow', 'papermill', 'altair', 'nbconvert')"
+            " if m in sys.modules]\nprint(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

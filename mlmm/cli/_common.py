@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..workspace import Workspace, open_workspace
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,7 +35,26 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CHECK = 0, 1, 2, 3
 _GLOBAL: dict[str, Any] = {"workspace": None}
 
 
+def lazy_module(name: str) -> Any:
+    """``name`` imported on first attribute access (``importlib.util.LazyLoader``): each CLI
+    command loads only the parts of mlmm (and scipy, pyarrow, papermill, ...) it uses, so
+    ``mlmm --help`` and a cron tick of ``mlmm schedule run-due`` start fast."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
 def workspace(path: Path | None) -> Workspace:
+    from ..workspace import open_workspace
+
     return open_workspace(path if path is not None else _GLOBAL["workspace"])
 
 

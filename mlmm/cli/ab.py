@@ -7,8 +7,6 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from .. import ab as AB
-from .. import stats as S
 from ..errors import ValidationError
 from ._common import (
     EXIT_CHECK,
@@ -21,8 +19,12 @@ from ._common import (
     emit_json,
     emit_mapping,
     emit_table,
+    lazy_module,
     workspace,
 )
+
+AB = lazy_module("mlmm.ab")
+S = lazy_module("mlmm.stats")
 
 app = typer.Typer(help="A/B tests: sample size, create, evaluate, decide, rollout plans.", no_args_is_help=True)
 canary_app = typer.Typer(help="Canary releases: send a share of traffic, check its health.", no_args_is_help=True)

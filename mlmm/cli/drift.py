@@ -7,7 +7,6 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from .. import feature_drift as F
 from ._common import (
     EXIT_CHECK,
     ActorOpt,
@@ -17,8 +16,12 @@ from ._common import (
     console,
     emit_json,
     emit_table,
+    lazy_module,
     workspace,
 )
+
+_SAMPLE_ROWS = 200_000  # the library default, kept literal so the module loads lazily (tests/test_cli.py checks)
+F = lazy_module("mlmm.feature_drift")
 
 app = typer.Typer(help="Feature drift: references, checks of a window, drift over time.", no_args_is_help=True)
 reference_app = typer.Typer(help="Stored references (a window of the log or a file).", no_args_is_help=True)
@@ -36,7 +39,7 @@ def reference_set(
     file: Annotated[str | None, typer.Option("--file", help="A CSV or Parquet file instead of the log.")] = None,
     version: VersionOpt = None,
     columns: ColumnsOpt = None,
-    sample_rows: Annotated[int, typer.Option(help="Rows kept as the raw sample (exact tests).")] = F.DEFAULT_SAMPLE_ROWS,
+    sample_rows: Annotated[int, typer.Option(help="Rows kept as the raw sample (exact tests).")] = _SAMPLE_ROWS,
     actor: ActorOpt = None,
     reason: ReasonOpt = None,
     workspace_path: WorkspaceOpt = None,

@@ -7,8 +7,6 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from .. import alerts as A
-from .. import monitor as M
 from ._common import (
     EXIT_CHECK,
     ActorOpt,
@@ -20,8 +18,13 @@ from ._common import (
     emit_json,
     emit_table,
     fail,
+    lazy_module,
     workspace,
 )
+
+_MIN_LABELLED = 100  # the library default, kept literal so the module loads lazily (tests/test_cli.py checks)
+A = lazy_module("mlmm.alerts")
+M = lazy_module("mlmm.monitor")
 
 app = typer.Typer(help="Performance monitoring: metrics, trends, comparisons, degradation, drift, alert checks.",
                   no_args_is_help=True)
@@ -52,7 +55,7 @@ def summary(
     last: LastOpt = "24h",
     until: UntilOpt = None,
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Models (default: production models).")] = None,
-    min_labelled: MinOpt = M.DEFAULT_MIN_LABELLED,
+    min_labelled: MinOpt = _MIN_LABELLED,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -77,7 +80,7 @@ def details(
     until: UntilOpt = None,
     recent: Annotated[int | None, typer.Option("--recent", help="The newest N predictions instead of a time window.")] = None,
     since_deploy: Annotated[str | None, typer.Option("--since-deploy", help="From when VERSION (or 'current') was deployed to production.")] = None,
-    min_labelled: MinOpt = M.DEFAULT_MIN_LABELLED,
+    min_labelled: MinOpt = _MIN_LABELLED,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -161,7 +164,7 @@ def data_sufficiency(
     model: Annotated[str, typer.Argument()],
     last: LastOpt = "30d",
     until: UntilOpt = None,
-    min_labelled: MinOpt = M.DEFAULT_MIN_LABELLED,
+    min_labelled: MinOpt = _MIN_LABELLED,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -180,7 +183,7 @@ def degradation(
     version: VersionOpt = None,
     last: LastOpt = "24h",
     until: UntilOpt = None,
-    min_labelled: MinOpt = M.DEFAULT_MIN_LABELLED,
+    min_labelled: MinOpt = _MIN_LABELLED,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from .. import predictions as P
 from ._common import (
     EXIT_CHECK,
     ActorOpt,
@@ -18,8 +17,11 @@ from ._common import (
     emit_json,
     emit_mapping,
     fail,
+    lazy_module,
     workspace,
 )
+
+P = lazy_module("mlmm.predictions")
 
 app = typer.Typer(help="The prediction log: import, labels, stats, retention, compaction.", no_args_is_help=True)
 

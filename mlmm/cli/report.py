@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import reports as R
 from ..errors import ValidationError
 from ._common import (
     EXIT_ERROR,
@@ -19,8 +18,11 @@ from ._common import (
     emit_json,
     emit_table,
     fail,
+    lazy_module,
     workspace,
 )
+
+R = lazy_module("mlmm.reports")
 
 app = typer.Typer(help="Report notebooks: run them with Papermill, list the runs.", no_args_is_help=True)
 

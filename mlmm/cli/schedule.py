@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from .. import decisions as D
-from .. import schedule as S
 from ..config import config_sources
 from ._common import (
     EXIT_ERROR,
@@ -20,8 +18,12 @@ from ._common import (
     emit,
     emit_json,
     fail,
+    lazy_module,
     workspace,
 )
+
+D = lazy_module("mlmm.decisions")
+S = lazy_module("mlmm.schedule")
 
 app = typer.Typer(help="Scheduled jobs: list them, run what is due (cron, every minute), force one.",
                   no_args_is_help=True)

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import tune as TU
 from ..errors import ValidationError
 from ._common import (
     ActorOpt,
@@ -17,8 +16,12 @@ from ._common import (
     emit,
     emit_json,
     emit_table,
+    lazy_module,
     workspace,
 )
+
+_MIN_IMPROVEMENT = 0.03  # the library default, kept literal so the module loads lazily (tests/test_cli.py checks)
+TU = lazy_module("mlmm.tune")
 
 app = typer.Typer(help="Auto-tuning: decision thresholds and detector parameters.", no_args_is_help=True)
 
@@ -60,7 +63,7 @@ def threshold(
     step: Annotated[float | None, typer.Option(help="Grid step (default: the model's tuning_step, 0.05).")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Every distinct score instead of a grid.")] = False,
     min_precision: Annotated[float | None, typer.Option(help="For recall_at_precision.")] = None,
-    min_improvement: Annotated[float, typer.Option(help="Relative improvement needed to apply.")] = TU.DEFAULT_MIN_IMPROVEMENT,
+    min_improvement: Annotated[float, typer.Option(help="Relative improvement needed to apply.")] = _MIN_IMPROVEMENT,
     last: Annotated[str, typer.Option(help="Labelled predictions of this period.")] = "30d",
     until: Annotated[str | None, typer.Option("--until")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Write the threshold as a new configuration revision if it clears the minimum.")] = False,
@@ -102,7 +105,7 @@ def grid(
     until: Annotated[str | None, typer.Option("--until", help="End of the held-out days (default: the newest prediction).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
     random: Annotated[int | None, typer.Option("--random", help="Random search: this many points of the grid.")] = None,
-    min_improvement: Annotated[float, typer.Option(help="Relative F1 improvement on held-out days needed to apply.")] = TU.DEFAULT_MIN_IMPROVEMENT,
+    min_improvement: Annotated[float, typer.Option(help="Relative F1 improvement on held-out days needed to apply.")] = _MIN_IMPROVEMENT,
     apply: Annotated[bool, typer.Option("--apply")] = False,
     actor: ActorOpt = None,
     reason: ReasonOpt = None,
