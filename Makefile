@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv demo test lab bench lint clean
+.PHONY: help venv demo test lab panel bench lint clean
 
 help:
 	@echo "make demo   set up .venv, build the demo workspace in data/workspace"
 	@echo "make test   set up .venv, run unit tests, doctests and notebooks"
 	@echo "make lab    open JupyterLab on notebooks/ with the demo workspace"
+	@echo "make panel  serve the A/B decision panel (notebooks/ab_decision_panel.ipynb) with Voila"
 	@echo "make bench  run the benchmarks in bench/ against the peers"
 	@echo "make lint   ruff over mlmm/ tests/ bench/"
 
@@ -42,7 +43,14 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	@test -f data/workspace/registry.duckdb || $(BIN)/mlmm demo --workspace data/workspace
-	MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/jupyter lab notebooks/
+	MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+PANEL_PORT ?= 8866
+
+panel: $(STAMP)
+	@test -f data/workspace/registry.duckdb || $(BIN)/mlmm demo --workspace data/workspace
+	MLMM_HOME=$(CURDIR)/data/workspace $(BIN)/voila notebooks/ab_decision_panel.ipynb --Voila.ip=127.0.0.1 \
+	  --port=$(PANEL_PORT) --no-browser
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
