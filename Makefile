@@ -36,6 +36,7 @@ demo: $(STAMP)
 	@$(BIN)/mlmm report run drift_report -p model queue-anomaly -p current 72h -w data/workspace
 	@$(BIN)/mlmm report run ab_test_report -p test_id ab-n1-challenger-75 -w data/workspace
 	@$(BIN)/mlmm report run tuning_report -p model queue-anomaly -w data/workspace
+	@$(BIN)/mlmm report run registry_overview -w data/workspace
 	@echo "open reports/index.html: every report with its decision"
 
 test: $(STAMP)

@@ -24,8 +24,9 @@ def test_notebooks_are_committed_without_outputs():
 @pytest.mark.parametrize("model", ["waf-behavioral"])
 def test_tour_runs_under_papermill(tmp_path, model):
     out = tmp_path / "tour.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS[0]), str(out), parameters={"model": model}, kernel_name="python3",
-                        progress_bar=False, cwd=str(NOTEBOOKS[0].parent))
+    tour = next(p for p in NOTEBOOKS if p.name == "00_tour.ipynb")
+    pm.execute_notebook(str(tour), str(out), parameters={"model": model}, kernel_name="python3",
+                        progress_bar=False, cwd=str(tour.parent))
     executed = json.loads(out.read_text())
     text = json.dumps(executed["cells"])
     assert "waf-behavioral" in text
