@@ -359,6 +359,7 @@ class ABTestResult:
     recommendation: str  # deploy_b, keep_a, continue, stop
     reason: str
     winner: str  # A, B or tie
+    what_if: dict[str, Any] = dataclasses.field(default_factory=dict)  # rule values other than the stored test's
 
     @property
     def significant(self) -> bool:
@@ -458,9 +459,11 @@ def evaluate(ws: Workspace, test: str | ABTestConfig, *, since: Any = None, unti
             until = min([*ends, now()])
     else:
         config, test_id = test, None
-    changes = {k: v for k, v in (("alpha", alpha), ("min_improvement", min_improvement)) if v is not None}
+    changes = {k: v for k, v in (("alpha", alpha), ("min_improvement", min_improvement))
+               if v is not None and v != getattr(config, k)}
     if changes:
         config = dataclasses.replace(config, **changes)  # validated by ABTestConfig.__post_init__
+    what_if = changes if test_id is not None else {}
     s = to_utc(since, "since") if since is not None else None
     u = to_utc(until, "until") if until is not None else now()
     counts = _counts(ws, config, s, u, config.primary_metric)
@@ -516,7 +519,7 @@ def evaluate(ws: Workspace, test: str | ABTestConfig, *, since: Any = None, unti
                        "breached": breached})
     recommendation, reason, winner = _recommend(config, a, b, srm, sequential, lift, required, days_remaining, guards)
     return ABTestResult(test_id, config, s, u, a, b, test_result, lift, sequential, srm, bayes, required,
-                        days_remaining, tuple(guards), recommendation, reason, winner)
+                        days_remaining, tuple(guards), recommendation, reason, winner, what_if)
 
 
 def _recommend(config: ABTestConfig, a: ArmMetrics, b: ArmMetrics, srm: S.SRMResult | None,

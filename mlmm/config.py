@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -107,6 +108,9 @@ def config_sources(path: str | Path, environ: Mapping[str, str] | None = None) -
         if unknown:
             raise ValidationError(f"{file}: unknown section(s) {', '.join(sorted(unknown))}; expected schedule, retraining")
         for job, values in data.get("schedule", {}).items():
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", job):
+                raise ValidationError(f"{file}: [schedule.{job!r}]: expected a job name of lowercase letters, digits,"
+                                      " '-' or '_' (at most 40)")
             if not isinstance(values, dict):
                 raise ValidationError(f"{file}: [schedule.{job}] must be a table")
             bad = set(values) - _JOB_KEYS
@@ -137,23 +141,61 @@ def config_sources(path: str | Path, environ: Mapping[str, str] | None = None) -
     for key in list(conf["retraining"]):
         name = f"MLMM_RETRAIN_{key.upper()}"
         if name in env:
-            value: Any = env[name]
-            if key in ("min_labelled", "min_new_labels"):
-                value = int(value)
-            elif key == "accuracy_floor":
-                value = float(value)
-            conf["retraining"][key] = value
+            conf["retraining"][key] = env[name]
             source[f"retraining.{key}"] = name
-    _validate(conf, file)
+    _validate(conf, file, source)
     return conf, source
 
 
-def _validate(conf: dict[str, Any], file: Path) -> None:
+def _number(value: Any, field: str, *, kind: type, low: float, high: float | None = None) -> Any:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(str(value).replace("_", "")) if isinstance(value, str) else kind(value)
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < low or (high is not None and number > high):
+        span = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValidationError(f"{field}={value!r}: expected {'a whole number' if kind is int else 'a number'} {span}")
+    return number
+
+
+def _validate(conf: dict[str, Any], file: Path, source: Mapping[str, str] | None = None) -> None:
+    source = source or {}
+
+    def where(section: str, key: str) -> str:
+        origin = source.get(f"{section}.{key}")
+        label = f"[{section}] {key}"
+        return label + (f" (from {origin})" if origin and origin != CONFIG_FILE else "")
+
+    r = conf["retraining"]
+    r["min_labelled"] = _number(r["min_labelled"], where("retraining", "min_labelled"), kind=int, low=1)
+    r["min_new_labels"] = _number(r["min_new_labels"], where("retraining", "min_new_labels"), kind=int, low=0)
+    if r["accuracy_floor"] not in (None, "", "none", "None"):
+        r["accuracy_floor"] = _number(r["accuracy_floor"], where("retraining", "accuracy_floor"), kind=float, low=0.0,
+                                      high=1.0)
+    else:
+        r["accuracy_floor"] = None
+    command = r.get("command")
+    if command is not None and not (isinstance(command, str) or (isinstance(command, list)
+                                                                  and all(isinstance(x, str) for x in command))):
+        raise ValidationError(f"{where('retraining', 'command')}={command!r}: expected a command line or a list of strings")
+    for key in ("max_age", "window", "drift_window", "cooldown"):
+        parse_duration(r[key], where("retraining", key))
     for job, values in conf["schedule"].items():
+        values["_where"] = {k: where(f"schedule.{job}", k) for k in ("every", "enabled", "auto_apply")}
+    _validate_jobs(conf, file)
+
+
+def _validate_jobs(conf: dict[str, Any], file: Path) -> None:
+    for job, values in conf["schedule"].items():
+        names = values.pop("_where")
         where = f"[schedule.{job}]"
-        parse_duration(values.get("every", ""), f"{where} every")
-        values["enabled"] = _bool(values.get("enabled", True), f"{where} enabled")
-        values["auto_apply"] = _bool(values.get("auto_apply", False), f"{where} auto_apply")
+        parse_duration(values.get("every", ""), names["every"])
+        values["enabled"] = _bool(values.get("enabled", True), names["enabled"])
+        values["auto_apply"] = _bool(values.get("auto_apply", False), names["auto_apply"])
         values.setdefault("parameters", {})
         if not isinstance(values["parameters"], dict):
             raise ValidationError(f"{where} parameters={values['parameters']!r}: expected a table")
@@ -165,10 +207,6 @@ def _validate(conf: dict[str, Any], file: Path) -> None:
         values.setdefault("for_each", "none" if has_task else "production_model")
         if values["for_each"] not in _FOR_EACH:
             raise ValidationError(f"{where} for_each={values['for_each']!r}: expected one of {', '.join(_FOR_EACH)}")
-    r = conf["retraining"]
-    parse_duration(r["max_age"], "[retraining] max_age")
-    parse_duration(r["window"], "[retraining] window")
-    parse_duration(r["drift_window"], "[retraining] drift_window")
 
 
 def load_config(ws: Workspace | str | Path) -> dict[str, Any]:

@@ -70,7 +70,8 @@ RETRAINING_DEFAULTS: dict[str, Any] = {
     "drift_window": "7d",  # seed: _load_recent_features(days=7)
     "max_age": "7d",  # seed: retraining_schedule_days = 7
     "min_new_labels": 50_000,  # data volume: labelled rows since the version was registered
-    "command": None,  # run on "retrain requested" when applied
+    "command": None,  # run on "retrain requested" when applied (in the workspace directory, 10 min at most)
+    "cooldown": "7d",  # an applied request is not repeated for the same version within this (seed: weekly)
 }
 _SEED_FLOOR = 0.85  # seed 002 accuracy_threshold
 
@@ -156,6 +157,7 @@ def record_decision(ws: Workspace, decision: Decision, *, actor: str | None = No
         raise ValidationError(
             f"override=None: {decision.decision!r} is not supported by the statistics ({decision.reason});"
             " expected an override reason to do it anyway")
+    _check_target(ws, decision)
     who = current_actor(actor)
     when = to_utc(at, "at") if at is not None else now()
     applied, outcome, error = False, "recorded", None
@@ -184,6 +186,36 @@ def record_decision(ws: Workspace, decision: Decision, *, actor: str | None = No
     return DecisionRecord(decision, who, when, applied, outcome, override, job)
 
 
+def _check_target(ws: Workspace, d: Decision) -> None:
+    """Before anything is done: the model (and version) exist, and an A/B decision names the
+    test's own model and one of its two versions."""
+    meta = ws.registry.get(d.model, d.version) if d.version else ws.registry.get_latest(d.model)
+    if d.test_id is not None:
+        from . import ab
+
+        test = ab.get_test(ws, d.test_id)
+        if test.config.model != d.model:
+            raise ValidationError(f"model={d.model!r}: test {d.test_id} is about {test.config.model};"
+                                  " expected that model")
+        if d.version is not None and d.version not in (test.config.version_a, test.config.version_b):
+            raise ValidationError(f"version={d.version!r}: test {d.test_id} compares {test.config.version_a} and"
+                                  f" {test.config.version_b}; expected one of them")
+    elif d.decision == "roll back" and d.version is not None:
+        live = ws.registry.deployments(d.model).filter(pl.col("environment") == d.env)
+        serving = {live["version"][0], live["canary_version"][0]} - {None} if live.height else set()
+        if str(meta.version) not in serving:
+            raise ValidationError(f"version={d.version!r}: {d.model} serves {', '.join(sorted(serving)) or 'nothing'}"
+                                  f" in {d.env}; expected the version to roll back")
+
+
+def _end_canary(ws: Workspace, model: str, version: str, actor: str, reason: str) -> bool:
+    canary = ws.registry.deployments(model).filter(
+        (pl.col("environment") == "production") & (pl.col("canary_version") == version))
+    if canary.height:
+        ws.registry.rollback(model, env="production", actor=actor, reason=reason)
+    return bool(canary.height)
+
+
 def _apply(ws: Workspace, d: Decision, actor: str, override: str | None) -> str:
     from . import ab
 
@@ -194,13 +226,12 @@ def _apply(ws: Workspace, d: Decision, actor: str, override: str | None) -> str:
             return f"A/B test {d.test_id} closed; {test.config.model} {test.config.version_b} deployed to production"
         if d.decision == "keep":
             test = ab.decide(ws, d.test_id, "keep_a", actor=actor, reason=reason)
-            return f"A/B test {d.test_id} closed keeping {test.config.version_a}"
+            ended = _end_canary(ws, test.config.model, test.config.version_b, actor, reason)
+            return (f"A/B test {d.test_id} closed keeping {test.config.version_a}"
+                    + (f"; canary {test.config.version_b} ended" if ended else ""))
         if d.decision == "roll back":
             test = ab.decide(ws, d.test_id, "stop", actor=actor, reason=reason)
-            canary = ws.registry.deployments(test.config.model).filter(
-                (pl.col("environment") == "production") & (pl.col("canary_version") == test.config.version_b))
-            if canary.height:
-                ws.registry.rollback(test.config.model, env="production", actor=actor, reason=reason)
+            if _end_canary(ws, test.config.model, test.config.version_b, actor, reason):
                 return f"A/B test {d.test_id} stopped; canary {test.config.version_b} ended"
             return f"A/B test {d.test_id} stopped"
     if d.decision == "deploy":
@@ -223,27 +254,44 @@ def _apply(ws: Workspace, d: Decision, actor: str, override: str | None) -> str:
     if d.decision == "alert":
         from . import alerts
 
+        started = now()
         alert = alerts.raise_alert(ws, d.model, message=d.reason, version=d.version, actor=actor,
-                                   severity=str(d.evidence.get("severity", "warning")),
+                                   rule=f"{d.source}_decision", severity=str(d.evidence.get("severity", "warning")),
                                    details={"source": d.source, "evidence": d.to_dict()["evidence"]})
+        if alert.updated_at < started:
+            return f"alert {alert.alert_id} already open ({alert.severity}, raised {alert.raised_at:%Y-%m-%d %H:%M} UTC)"
         return f"alert {alert.alert_id} ({alert.severity}, {alert.status})"
     return "nothing to do"
 
 
 def _retrain(ws: Workspace, d: Decision, actor: str) -> str:
     from .config import load_config
+    from .errors import MlmmError
 
-    command = load_config(ws)["retraining"].get("command")
+    conf = load_config(ws)["retraining"]
+    cooldown = parse_duration(conf["cooldown"], "[retraining] cooldown")
+    earlier = decisions(ws, d.model).filter(
+        (pl.col("decision") == "retrain requested") & pl.col("applied").fill_null(False)
+        & (pl.col("version").eq_missing(d.version)) & (pl.col("ts") > now() - cooldown))
+    if earlier.height:
+        first = earlier.row(-1, named=True)
+        return (f"retraining already requested at {first['ts']:%Y-%m-%d %H:%M} UTC by {first['actor']};"
+                f" not requested again within the {conf['cooldown']} cooldown")
+    command = conf.get("command")
     if not command:
         return "retraining requested (no [retraining] command configured in mlmm.toml)"
     env = dict(os.environ, MLMM_MODEL=d.model or "", MLMM_VERSION=d.version or "", MLMM_REASON=d.reason,
                MLMM_EVIDENCE=json.dumps(d.to_dict()["evidence"]), MLMM_ACTOR=actor, MLMM_HOME=str(ws.path))
     argv = shlex.split(command) if isinstance(command, str) else [str(x) for x in command]
-    done = subprocess.run(argv, env=env, capture_output=True, timeout=3600, check=False)
+    try:
+        done = subprocess.run(argv, env=env, cwd=ws.path, capture_output=True, timeout=600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MlmmError(f"[retraining] command={command!r}: {exc}; expected an executable that starts the"
+                        f" retraining and returns within 10 minutes (relative paths are resolved in {ws.path})") from None
     if done.returncode != 0:
-        raise RuntimeError(f"retraining command {argv[0]} exited {done.returncode}: "
-                           f"{done.stderr.decode(errors='replace').strip()[-300:]}")
-    return f"retraining command {argv[0]} started (exit 0)"
+        raise MlmmError(f"[retraining] command {argv[0]} exited {done.returncode}: "
+                        f"{done.stderr.decode(errors='replace').strip()[-300:]}")
+    return f"retraining command {argv[0]} ran (exit 0)"
 
 
 def decisions(ws: Workspace, model: str | None = None) -> pl.DataFrame:
@@ -344,7 +392,10 @@ def retraining_check(ws: Workspace, model: str, *, until: Any = None, settings: 
     floor = conf.get("accuracy_floor")
     if floor is None:
         floor = monitor.floor_of(dict(meta.configuration))[0] or _SEED_FLOOR
-    m = assessment.metrics if assessment is not None else monitor.metrics(
+    reuse = (assessment is not None and assessment.version == version
+             and assessment.metrics.window.label == f"last {conf['window']}"
+             and int(conf["min_labelled"]) == monitor.DEFAULT_MIN_LABELLED)
+    m = assessment.metrics if reuse else monitor.metrics(
         ws, model, version, last=conf["window"], until=end, min_labelled=int(conf["min_labelled"]))
     if not m.sufficient or m.accuracy.value is None:
         triggers.append(Trigger("performance", None, m.message, None, float(floor)))
@@ -414,7 +465,7 @@ def from_assessment(assessment: Any, *, retraining: RetrainingCheck | None = Non
         return Decision("retrain requested", retraining.reason, a.model, a.version, source="monitoring",
                         evidence=evidence)
     if a.status in ("below floor", "degraded"):
-        evidence["severity"] = a.floor_severity if a.status == "below floor" else a.degradation.level
+        evidence["severity"] = a.floor_severity if a.status == "below floor" else a.degradation.alarm_level
         return Decision("alert", a.conclusion, a.model, a.version, source="monitoring", evidence=evidence)
     return Decision("keep", a.conclusion, a.model, a.version, source="monitoring", evidence=evidence)
 
@@ -442,29 +493,52 @@ def from_drift(check: Any, *, retraining: RetrainingCheck | None = None) -> Deci
 
 
 _AB_MAP = {"deploy_b": "deploy", "keep_a": "keep", "continue": "continue", "stop": "roll back"}
+# which A/B recommendations back each decision (the panel and ``mlmm decide --test`` use it)
+AB_BACKED_BY = {"deploy": ("deploy_b",), "keep": ("keep_a", "stop"), "continue": ("continue",), "roll back": ("stop",)}
 
 
 def from_ab(result: Any) -> Decision:
     """The A/B report's decision from :func:`mlmm.ab.evaluate`: deploy_b -> ``deploy``
-    (version B), keep_a -> ``keep``, continue -> ``continue``, stop -> ``roll back``."""
+    (version B), keep_a -> ``keep``, continue -> ``continue``, stop -> ``roll back`` (for an
+    ad-hoc comparison without a stored test: ``alert``, nothing to roll back).
+
+    A result judged under another alpha or minimum improvement than the stored test's
+    (``result.what_if``) is not ``supported``: applying a deploy or roll back then needs an
+    override.
+    """
     c = result.config
     decision = _AB_MAP.get(result.recommendation, "continue")
+    evidence = {**result.summary_dict(), "alpha": c.alpha, "min_improvement": c.min_improvement}
+    if result.test_id is None and decision == "roll back":
+        # an ad-hoc comparison has no split or canary to roll back: say so, act on nothing
+        evidence["severity"] = "warning"
+        return Decision("alert", f"ad-hoc comparison {c.version_a} vs {c.version_b}: {result.reason}", c.model,
+                        c.version_b, source="ab", evidence=evidence)
     version = c.version_b if decision in ("deploy", "roll back") else c.version_a
+    supported = not getattr(result, "what_if", None)  # judged under the stored test's own rule
     return Decision(decision, result.reason, c.model, version, source="ab", test_id=result.test_id,
-                    supported=True, evidence=result.summary_dict())
+                    supported=supported, evidence=evidence)
 
 
 def from_tuning(run: Any) -> Decision:
     """The tuning report's decision: a setting that clears the minimum improvement ->
-    ``deploy`` of the new configuration (``changes``); otherwise ``keep``."""
+    ``deploy`` of the new configuration (``changes``); otherwise ``keep``. The deploy is
+    ``supported`` only when the improvement's interval excludes a loss (a scheduled job
+    applies only supported decisions)."""
     evidence = {"objective": run.objective, "current": run.current, "best": run.best, "improvement": run.improvement,
                 "improvement_low": run.improvement_low, "improvement_high": run.improvement_high,
                 "applied": run.applied, "run_id": run.run_id}
     if not run.clears_minimum:
         return Decision("keep", run.summary, run.model, run.version, source="tuning", evidence=evidence)
-    changes = {k: v for k, v in run.best.items() if k in run.current and v != run.current.get(k)}
+    # the point estimate clears the minimum; an unattended change also wants the interval clear of a loss
+    certain = run.improvement_low is not None and run.improvement_low > 0
+    if run.kind == "grid":  # current/best hold the detector's parameters under "params"
+        best, current = dict(run.best.get("params", {})), dict(run.current.get("params", {}))
+    else:
+        best, current = {"threshold": run.best["threshold"]}, {"threshold": run.current["threshold"]}
+    changes = {k: v for k, v in best.items() if v != current.get(k)}
     return Decision("deploy", run.summary, run.model, run.version, source="tuning", evidence=evidence,
-                    changes=None if run.applied else changes)
+                    changes=None if run.applied else changes, supported=certain or run.applied)
 
 
 def from_canary(result: Any) -> Decision:

@@ -55,6 +55,7 @@ __all__ = [
     "data_sufficiency",
     "degradation",
     "last_prediction_time",
+    "report_end",
     "metrics",
     "resolve_window",
     "summary",
@@ -984,6 +985,19 @@ def last_prediction_time(ws: Workspace, model: str) -> _dt.datetime | None:
 
 
 # ----------------------------------------------------------------------------- summary
+def report_end(ws: Workspace, model: str, until: Any = None) -> _dt.datetime:
+    """The end of a report's windows: ``until`` when given, else the model's newest
+    prediction, else (a registered model with no predictions yet) now. An unknown model
+    raises :class:`NotFoundError`."""
+    if until is not None and until != "":
+        return to_utc(until, "until")
+    last = last_prediction_time(ws, model)
+    if last is not None:
+        return last
+    ws.registry.get_latest(model)  # NotFoundError naming the registered models
+    return now()
+
+
 def floor_of(config: dict[str, Any]) -> tuple[float | None, str]:
     """The model's accuracy floor and its severity from its configuration (seed 001:
     n1-detector 85 %, waf-behavioral 90 % critical, queue-anomaly 80 %)."""

@@ -26,7 +26,9 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["ReportFailed", "ReportRun", "notebook_parameters", "record", "rebuild_index", "run", "runs"]
 
 _RESULT_ENV = "MLMM_REPORT_RESULT"
+MAX_INDEX_RUNS = 1000  # index.html lists the newest runs; rebuilding it stays fast after years of schedules
 _AUTO_APPLY_ENV = "MLMM_REPORT_AUTO_APPLY"
 _JOB_ENV = "MLMM_REPORT_JOB"
 _ACTOR_ENV = "MLMM_REPORT_ACTOR"
@@ -144,14 +147,17 @@ def record(decision: Any = "none", reason: str = "", *, figures: Mapping[str, An
     out: dict[str, Any] = {"decision": word, "reason": reason,
                            "figures": json.loads(json.dumps(dict(figures or {}), default=str)),
                            "applied": False, "outcome": None}
+    held = None
     if apply is None:
         apply = os.environ.get(_AUTO_APPLY_ENV) == "1"
+        if apply and d is not None and d.decision in ("deploy", "roll back") and not d.supported and not override:
+            apply, held = False, "not applied automatically: the statistics do not support it"
     job = os.environ.get(_JOB_ENV) or None
     if ws is not None and d is not None and d.model:
         try:
             rec = record_decision(ws, d, actor=actor or os.environ.get(_ACTOR_ENV) or None, apply=apply,
                                   override=override, job=job)
-            out.update(applied=rec.applied, outcome=rec.outcome, actor=rec.actor)
+            out.update(applied=rec.applied, outcome=held or rec.outcome, actor=rec.actor)
         finally:
             _write_result(out)
     else:
@@ -207,10 +213,18 @@ def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws
             else:
                 os.environ[key] = value
     seconds = time.perf_counter() - started
-    recorded = json.loads(result_file.read_text()) if result_file.exists() else {}
+    try:
+        recorded = json.loads(result_file.read_text()) if result_file.exists() else {}
+    except ValueError as exc:  # a notebook killed while writing it
+        recorded, status, error = {}, "failed", error or f"result.json unreadable: {exc}"
     if out_nb.exists():
-        _html(out_nb, tmp / "report.html", show_code=show_code)
-    model = params.get("model") or params.get("test_id") or "all"
+        try:
+            _html(out_nb, tmp / "report.html", show_code=show_code)
+        except Exception as exc:  # the run is still moved into place and recorded
+            status, error = "failed", error or f"HTML export: {type(exc).__name__}: {exc}"
+    # the directory name: the target, made safe (a model or test id may hold any character)
+    model = re.sub(r"[^A-Za-z0-9._-]+", "_", str(params.get("model") or params.get("test_id") or "all")).strip("._")[:60]
+    model = model or "all"
     summary = {"run_id": run_id, "notebook": path.stem, "parameters": params, "status": status, "error": error,
                "started_at": started_at.isoformat(), "seconds": round(seconds, 3),
                "decision": recorded.get("decision"), "reason": recorded.get("reason"),
@@ -262,15 +276,23 @@ def rebuild_index(root: str | Path = "reports") -> Path:
     """``reports/index.html``: every run found under ``root`` (from its ``result.json``),
     newest first, with status, decision and a link."""
     root = Path(root)
-    entries = []
-    for result in root.glob("*/*/result.json"):
-        try:
-            data = json.loads(result.read_text())
-        except (OSError, ValueError):
+    entries: list[dict[str, Any]] = []
+    days = sorted((d for d in root.glob("20*-*-*") if d.is_dir()), reverse=True)
+    total = 0
+    for day in days:  # newest days first; the page keeps the latest MAX_INDEX_RUNS runs
+        if len(entries) >= MAX_INDEX_RUNS:
+            total += sum(1 for _ in day.glob("*/result.json"))
             continue
-        data["_link"] = str(result.parent.relative_to(root) / "report.html")
-        entries.append(data)
+        for result in day.glob("*/result.json"):
+            total += 1
+            try:
+                data = json.loads(result.read_text())
+            except (OSError, ValueError):
+                continue
+            data["_link"] = urllib.parse.quote(str(result.parent.relative_to(root) / "report.html"))
+            entries.append(data)
     entries.sort(key=lambda d: d.get("started_at", ""), reverse=True)
+    entries = entries[:MAX_INDEX_RUNS]
     def outcome(d: Mapping[str, Any]) -> str:
         if not d.get("decision"):
             return ""
@@ -289,7 +311,8 @@ def rebuild_index(root: str | Path = "reports") -> Path:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>mlmm reports</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;
 padding:4px 10px;text-align:left;vertical-align:top}}td:first-child,td:nth-child(5){{white-space:nowrap}}.failed{{color:#b00;font-weight:bold}}.ok{{color:#080}}</style></head>
-<body><h1>mlmm reports</h1><p>{len(entries)} runs, newest first; generated {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC.</p>
+<body><h1>mlmm reports</h1><p>{len(entries)} of {total} runs, newest first (the folders under this page keep
+them all; <code>mlmm report list</code> lists them); generated {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC.</p>
 <table><tr><th>started (UTC)</th><th>notebook</th><th>parameters</th><th>job / by</th><th>status</th><th>decision</th>
 <th>reason</th><th>outcome</th><th></th></tr>
 {rows}</table></body></html>"""

@@ -111,6 +111,17 @@ def _last(ws: Workspace) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _due(started: _dt.datetime, every: _dt.timedelta, when: _dt.datetime) -> bool:
+    """Due once ``every`` has passed since the last start, less a tolerance (a tenth of the
+    interval, at most a minute): cron ticks each minute and a run starts a second or two
+    after its tick, so a 5-minute job would otherwise run every 6 minutes. A last start in
+    the future (the clock went back) counts as due, with a warning."""
+    if started > when + _dt.timedelta(minutes=1):
+        log.warning("schedule: last start %s is in the future (now %s): clock moved back? running anyway", started, when)
+        return True
+    return when >= started + every - min(every / 10, _dt.timedelta(minutes=1))
+
+
 def _lock_path(ws: Workspace, name: str) -> Path:
     d = ws.path / "locks"
     d.mkdir(exist_ok=True)
@@ -118,13 +129,20 @@ def _lock_path(ws: Workspace, name: str) -> Path:
 
 
 @contextmanager
-def _try_lock(path: Path) -> Iterator[bool]:
+def _try_lock(path: Path, *, wait: float = 1.0) -> Iterator[bool]:
+    """The job's lock, or False when another process holds it for more than ``wait`` seconds
+    (a short retry: ``status`` probes the lock for an instant)."""
     with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
         try:
             fh.seek(0)
             fh.truncate()
@@ -165,7 +183,7 @@ def status(ws: Workspace, *, at: Any = None) -> pl.DataFrame:
         rows.append({"job": job.name, "every": format_duration(job.every), "enabled": job.enabled,
                      "auto_apply": job.auto_apply, "runs": job.notebook or f"task {job.task}",
                      "for_each": job.for_each, "last_run": started, "last_status": st, "next_due": due_at,
-                     "due": job.enabled and due_at <= when, "running": running})
+                     "due": job.enabled and (started is None or _due(started, job.every, when)), "running": running})
     return pl.DataFrame(rows, schema={
         "job": pl.String, "every": pl.String, "enabled": pl.Boolean, "auto_apply": pl.Boolean, "runs": pl.String,
         "for_each": pl.String, "last_run": pl.Datetime("us", "UTC"), "last_status": pl.String,
@@ -262,7 +280,7 @@ def run_job(ws: Workspace, name: str, *, output: str | Path = "reports", force: 
             started = _last(ws).get(name, {}).get("started", {}).get("ts")
             if not job.enabled:
                 return JobRun(name, None, "skipped", when, 0.0, {"reason": "disabled"})
-            if started is not None and started + job.every > when:
+            if started is not None and not _due(started, job.every, when):
                 return JobRun(name, None, "skipped", when, 0.0,
                               {"reason": f"not due until {started + job.every:%Y-%m-%d %H:%M:%S} UTC"})
         return _run(ws, job, output, when)

@@ -64,6 +64,7 @@ import polars as pl
 from . import ab
 from . import monitor as M
 from ._util import current_actor, to_utc
+from .decisions import AB_BACKED_BY as _BACKED_BY  # one table for the panel and the CLI
 from .decisions import Decision, DecisionRecord, decisions, from_ab, record_decision
 from .errors import MlmmError, ValidationError
 from .registry import ENVIRONMENTS
@@ -84,7 +85,6 @@ _RECOMMENDATION = {"deploy_b": "Deploy B", "keep_a": "Keep A", "continue": "Cont
 # the button a person presses -> the decision recorded (mlmm.decisions.DECISIONS)
 _CHOICES = {"deploy": "Deploy B", "keep": "Keep A", "continue": "Continue", "roll back": "Roll back"}
 # which recommendations of ab.evaluate back each choice
-_BACKED_BY = {"deploy": ("deploy_b",), "keep": ("keep_a", "stop"), "continue": ("continue",), "roll back": ("stop",)}
 _NEEDS_OVERRIDE = ("deploy", "roll back")  # actions that record_decision refuses without support or override
 _WINDOWS = (("last 24 hours", "24h"), ("last 7 days", "7d"), ("last 30 days", "30d"))
 _TREND_INTERVAL = {"24h": "1h", "7d": "6h", "30d": "1d"}
@@ -527,7 +527,10 @@ class ABDecisionPanel(_Panel):
         roll back a stop, keep a keep_a or stop, continue a continue)."""
         if choice not in _CHOICES:
             raise ValidationError(f"choice={choice!r}: expected one of {', '.join(_CHOICES)}")
-        return self.result is not None and self.result.recommendation in _BACKED_BY[choice]
+        # judged by the test's own (pre-registered) rule: a what-if alpha or minimum lift shows
+        # another verdict but does not make an action "supported"; it then needs an override
+        judged = self._base if self._base is not None else self.result
+        return judged is not None and judged.recommendation in _BACKED_BY[choice]
 
     def _ask(self, choice: str, _button: Any = None) -> None:
         r = self.result

@@ -111,12 +111,13 @@ def test_roll_back_of_a_running_canary_ends_it(ws):
 def test_alert_decisions_raise_one_alert_and_escalate_it(ws):
     d = D.Decision("alert", "accuracy below the floor", "waf-behavioral", "2.1.0", evidence={"severity": "warning"})
     first = D.record_decision(ws, d, apply=True)
-    assert first.outcome.startswith("alert decision-waf-behavioral-") and first.outcome.endswith("(warning, open)")
+    assert first.outcome.startswith("alert manual_decision-waf-behavioral-") and first.outcome.endswith("(warning, open)")
+    alert_id = first.outcome.split()[1]
     again = D.record_decision(ws, d, apply=True)
-    assert again.outcome == first.outcome  # the same open alert, not a second one
+    assert again.outcome.startswith(f"alert {alert_id} already open (warning, raised ")  # not a second one
     worse = D.record_decision(ws, dataclasses.replace(d, evidence={"severity": "critical"}), apply=True)
-    assert worse.outcome == first.outcome.replace("(warning, open)", "(critical, open)")
-    open_ = alerts.list_alerts(ws, model="waf-behavioral").filter(pl.col("rule") == "decision")
+    assert worse.outcome == f"alert {alert_id} (critical, open)"
+    open_ = alerts.list_alerts(ws, model="waf-behavioral").filter(pl.col("rule") == "manual_decision")
     assert open_.height == 1 and open_["severity"][0] == "critical"
 
 
@@ -130,13 +131,14 @@ def test_retrain_requested_runs_the_configured_command(ws, tmp_path):
     d = D.Decision("retrain requested", "age: 20 days", "n1-detector", "1.1.0")
     assert D.record_decision(ws, d, apply=True).outcome == (
         "retraining requested (no [retraining] command configured in mlmm.toml)")
-    (ws.path / "mlmm.toml").write_text(f'[retraining]\ncommand = "{sys.executable} {script}"\n')
+    (ws.path / "mlmm.toml").write_text(f'[retraining]\ncommand = "{sys.executable} {script}"\ncooldown = "0s"\n')
     rec = D.record_decision(ws, d, actor="schedule:degradation", apply=True)
-    assert rec.outcome == f"retraining command {sys.executable} started (exit 0)"
+    assert rec.outcome == f"retraining command {sys.executable} ran (exit 0)"
     assert json.loads(out.read_text()) == {"MLMM_MODEL": "n1-detector", "MLMM_VERSION": "1.1.0",
                                            "MLMM_REASON": "age: 20 days", "MLMM_ACTOR": "schedule:degradation"}
-    (ws.path / "mlmm.toml").write_text(f'[retraining]\ncommand = "{sys.executable} -c \'import sys; sys.exit(4)\'"\n')
-    with pytest.raises(RuntimeError, match="exited 4"):
+    (ws.path / "mlmm.toml").write_text(f'[retraining]\ncommand = "{sys.executable} -c \'import sys; sys.exit(4)\'"\n'
+                                       'cooldown = "0s"\n')
+    with pytest.raises(mlmm.MlmmError, match="exited 4"):
         D.record_decision(ws, d, apply=True)
 
 
@@ -169,7 +171,7 @@ def test_the_monitoring_decision(ws):
     d = D.from_assessment(a, retraining=never)
     assert (d.decision, d.source, d.evidence["severity"], d.evidence["status"]) == ("alert", "monitoring", "critical",
                                                                                     "below floor")
-    due = D.retraining_check(ws, "waf-behavioral", until=END, assessment=a)
+    due = D.retraining_check(ws, "waf-behavioral", until=END, assessment=a, settings={"window": "7d"})
     d = D.from_assessment(a, retraining=due)
     assert d.decision == "retrain requested" and "performance: accuracy" in d.reason
     assert [t["name"] for t in d.evidence["triggers"]] == ["performance", "drift", "data_volume", "age"]
@@ -190,3 +192,84 @@ def test_drift_and_tuning_decisions(ws):
         assert rec.outcome.startswith("configuration of queue-anomaly 1.2.0 set to")
     strict = tune.tune_threshold(ws, "queue-anomaly", last="30d", until=END, min_improvement=5.0)
     assert D.from_tuning(strict).decision == "keep"
+
+
+# ---------------------------------------------------------------------------- review fixes
+def test_an_ad_hoc_comparison_never_rolls_production_back(ws):
+    config = ab.ABTestConfig.create("n1-detector", "1.1.0", "1.0.0")
+    d = D.from_ab(ab.evaluate(ws, config, until=END))
+    assert d.decision in ("alert", "keep", "continue", "deploy") and d.test_id is None
+    bad = D.Decision("roll back", "stop", "n1-detector", "1.0.0")
+    with pytest.raises(mlmm.ValidationError, match=r"^version='1.0.0': n1-detector serves 1.1.0 in production;"):
+        D.record_decision(ws, bad, apply=True)
+    assert ws.registry.deployments("n1-detector").filter(pl.col("environment") == "production")["version"][0] == "1.1.0"
+
+
+def test_a_decision_naming_another_model_than_its_test_acts_on_nothing(ws):
+    d = D.Decision("deploy", "ship it", "waf-behavioral", "1.1.0", test_id="ab-n1-challenger-75")
+    with pytest.raises(mlmm.NotFoundError):
+        D.record_decision(ws, d, apply=True, override="pm says so")
+    d = D.Decision("deploy", "ship it", "waf-behavioral", test_id="ab-n1-challenger-75")
+    with pytest.raises(mlmm.ValidationError, match="^model='waf-behavioral': test ab-n1-challenger-75 is about n1-detector"):
+        D.record_decision(ws, d, apply=True, override="pm says so")
+    assert ab.get_test(ws, "ab-n1-challenger-75").status == "running"
+    assert D.decisions(ws, "waf-behavioral").height == 0
+
+
+def test_a_what_if_rule_does_not_make_an_action_supported(ws):
+    stored = ab.evaluate(ws, "ab-n1-challenger-75")
+    assert not stored.what_if and D.from_ab(stored).supported
+    relaxed = ab.evaluate(ws, "ab-n1-challenger-75", alpha=0.5, min_improvement=0.01)
+    assert relaxed.what_if == {"alpha": 0.5, "min_improvement": 0.01} and relaxed.test_id == "ab-n1-challenger-75"
+    d = D.from_ab(relaxed)
+    assert not d.supported and d.evidence["alpha"] == 0.5
+    if d.decision in ("deploy", "roll back"):
+        with pytest.raises(mlmm.ValidationError, match="^override=None"):
+            D.record_decision(ws, d, apply=True)
+
+
+def test_keep_ends_the_canary_of_b(ws):
+    ws.registry.set_traffic("queue-anomaly", "1.3.0", 0.1, reason="canary")
+    d = D.Decision("keep", "not better", "queue-anomaly", "1.2.0", test_id="ab-queue-gradual-10")
+    rec = D.record_decision(ws, d, apply=True)
+    assert rec.outcome == "A/B test ab-queue-gradual-10 closed keeping 1.2.0; canary 1.3.0 ended"
+    prod = ws.registry.deployments("queue-anomaly").filter(pl.col("environment") == "production")
+    assert prod["canary_version"][0] is None
+
+
+def test_a_retraining_request_is_not_repeated_within_the_cooldown(ws, tmp_path):
+    log = tmp_path / "calls"
+    (ws.path / "mlmm.toml").write_text(f'[retraining]\ncommand = "sh -c \'echo $MLMM_MODEL >> {log}\'"\n')
+    d = D.Decision("retrain requested", "age", "n1-detector", "1.1.0")
+    assert D.record_decision(ws, d, apply=True).outcome == "retraining command sh ran (exit 0)"
+    again = D.record_decision(ws, d, apply=True, actor="schedule:degradation")
+    assert again.outcome.startswith("retraining already requested at ") and "within the 7d cooldown" in again.outcome
+    assert log.read_text() == "n1-detector\n"
+    (ws.path / "mlmm.toml").write_text('[retraining]\ncommand = "./no-such-script"\ncooldown = "1s"\n')
+    import time
+    time.sleep(1.1)
+    with pytest.raises(mlmm.MlmmError, match=r"^\[retraining\] command='./no-such-script': .*relative paths are resolved in"):
+        D.record_decision(ws, d, apply=True)
+
+
+def test_a_grid_tuning_decision_writes_the_detector_parameters(ws):
+    run = tune.TuningRun("tune-x", "queue-anomaly", "1.2.0", "grid", "f1",
+                         {"params": {"zscore_threshold": 3.0, "window_size": 100}, "score": 0.5},
+                         {"params": {"zscore_threshold": 2.5, "window_size": 100}, "score": 0.6},
+                         0.2, 0.05, 0.3, True, False, "better", pl.DataFrame())
+    d = D.from_tuning(run)
+    assert (d.decision, d.changes, d.supported) == ("deploy", {"zscore_threshold": 2.5}, True)
+    D.record_decision(ws, d, apply=True)
+    assert ws.registry.get("queue-anomaly", "1.2.0").configuration["zscore_threshold"] == 2.5
+    unsure = dataclasses.replace(run, improvement_low=-0.02)
+    assert D.from_tuning(unsure).supported is False
+
+
+def test_alerts_of_different_sources_are_not_merged(ws):
+    drift = D.record_decision(ws, D.Decision("alert", "2 features drifted", "n1-detector", source="drift"), apply=True)
+    mon = D.record_decision(ws, D.Decision("alert", "accuracy below the floor", "n1-detector", source="monitoring"),
+                            apply=True)
+    assert drift.outcome.split()[1].startswith("drift_decision-") and mon.outcome.split()[1].startswith("monitoring_decision-")
+    again = D.record_decision(ws, D.Decision("alert", "accuracy below the floor", "n1-detector", source="monitoring"),
+                              apply=True)
+    assert again.outcome.startswith(f"alert {mon.outcome.split()[1]} already open (warning, raised ")

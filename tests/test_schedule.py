@@ -47,6 +47,7 @@ SLEEPER = ("import time, mlmm\ntime.sleep(seconds)\nassert not fail, 'asked to f
 
 
 def test_defaults_come_from_the_seeds(ws):
+    (ws.path / "mlmm.toml").unlink()  # the demo's own configuration
     jobs = {j.name: j for j in S.jobs(ws)}
     assert {n: (j.every.total_seconds(), j.notebook or j.task) for n, j in jobs.items()} == {
         "performance": (300, "alerts"), "degradation": (900, "monitoring_report"), "ab-evaluation": (3600, "ab_test_report"),
@@ -77,8 +78,16 @@ def test_mlmm_toml_and_the_environment_override_the_defaults(ws):
     ('[scheduel]\n', {}, r"unknown section\(s\) scheduel; expected schedule, retraining"),
     ('[schedule.nightly]\nevery = "1d"\n', {}, r"\[schedule.nightly\] in .*: expected exactly one of notebook"),
     ('[schedule.x]\nevery = "1d"\ntask = "vacuum"\n', {}, r"^\[schedule.x\] task='vacuum': expected one of alerts, cleanup"),
-    ("", {"MLMM_SCHEDULE_DRIFT_ENABLED": "maybe"}, r"^\[schedule.drift\] enabled='maybe': expected true or false"),
+    ("", {"MLMM_SCHEDULE_DRIFT_ENABLED": "maybe"},
+     r"^\[schedule.drift\] enabled \(from MLMM_SCHEDULE_DRIFT_ENABLED\)='maybe': expected true or false"),
     ("[retraining\n", {}, r"mlmm.toml: not valid TOML"),
+    ('[schedule."nightly/alerts"]\nevery = "1d"\n', {}, r"expected a job name of lowercase letters"),
+    ("", {"MLMM_RETRAIN_MIN_LABELLED": "lots"},
+     r"^\[retraining\] min_labelled \(from MLMM_RETRAIN_MIN_LABELLED\)='lots': expected a whole number >= 1$"),
+    ("[retraining]\naccuracy_floor = 1.7\n", {}, r"^\[retraining\] accuracy_floor=1.7: expected a number in \[0.0, 1.0\]$"),
+    ('[retraining]\nmin_new_labels = "50k"\n', {}, r"^\[retraining\] min_new_labels='50k': expected a whole number"),
+    ("", {"MLMM_SCHEDULE_DRIFT_EVERY": "daily"},
+     r"^\[schedule.drift\] every \(from MLMM_SCHEDULE_DRIFT_EVERY\)='daily': expected a number with a unit"),
 ])
 def test_bad_configuration_is_named(ws, text, env, message):
     (ws.path / "mlmm.toml").write_text(text)
@@ -167,3 +176,13 @@ def test_the_cli(ws, tmp_path):
     listed = json.loads(runner.invoke(app, ["decisions", "n1-detector", *w, "--json"]).output)
     assert [(d["decision"], d["actor"], d["applied"]) for d in listed[:2]] == [("roll back", "ana", True),
                                                                                 ("keep", "schedule:nap", False)]
+
+
+def test_due_tolerates_cron_jitter_and_a_clock_that_went_back():
+    five, day = dt.timedelta(minutes=5), dt.timedelta(days=1)
+    # cron ticks at :00 and a run starts a second or two later: the next tick must still run it
+    assert S._due(T0 + dt.timedelta(seconds=2), five, T0 + five + dt.timedelta(seconds=1))
+    assert not S._due(T0, five, T0 + dt.timedelta(minutes=4))  # 4 min < 5 min - 30 s
+    assert S._due(T0 + dt.timedelta(seconds=3), day, T0 + day)  # a daily job does not drift a minute a day
+    assert not S._due(T0, day, T0 + day - dt.timedelta(minutes=2))
+    assert S._due(T0 + dt.timedelta(days=30), five, T0)  # last start in the future: run (and warn)

@@ -134,7 +134,7 @@ def decide(
 
         result = ab.evaluate(ws, test_id)
         evidence = result.summary_dict()
-        supported = decision != "deploy" or result.should_deploy_b()
+        supported = result.recommendation in D.AB_BACKED_BY.get(decision, ())
         if version is None:
             test = ab.get_test(ws, test_id)
             version = test.config.version_b if decision in ("deploy", "roll back") else test.config.version_a
