@@ -412,7 +412,6 @@ def trends(
     ``by_version``. Intervals without predictions are absent.
     """
     w = _window(ws, model, version, window, window_args)
-    lf = _frame(ws, w)
     keys = ["version"] if by_version else []
     counts = _count_exprs(positive)
     text = str(interval).strip().lower()
@@ -423,7 +422,7 @@ def trends(
             size = 0
         if size < 1:
             raise ValidationError(f"interval={interval!r}: expected a duration like '1h' or a row count like '1000rows'")
-        lf = lf.sort("timestamp").with_columns((pl.int_range(pl.len()).over(keys or None) // size).alias("_chunk")
+        lf = _frame(ws, w).sort("timestamp").with_columns((pl.int_range(pl.len()).over(keys or None) // size).alias("_chunk")
                                                if keys else (pl.int_range(pl.len()) // size).alias("_chunk"))
         grouped = lf.group_by([*keys, "_chunk"]).agg(counts).sort([*keys, "_chunk"]).drop("_chunk")
         grouped = grouped.with_columns(pl.col("first").alias("start"), pl.col("last").alias("end"))
@@ -439,7 +438,7 @@ def trends(
             grouped = hourly.lazy().rename({"hour": "timestamp"})
             aggs = [pl.col(c).sum() for c in _SUMS] + [pl.col("first").min(), pl.col("last").max()]
         else:
-            grouped, aggs = lf, counts
+            grouped, aggs = _frame(ws, w), counts  # listed only now: with hourly counts the files are not read
         # a hash group-by on the truncated time: no sort of the whole window (the day files
         # are each sorted, their concatenation is not known to be)
         grouped = (grouped.group_by([*keys, pl.col("timestamp").dt.truncate(f"{seconds}s").alias("start")])
@@ -471,13 +470,10 @@ def _hourly_counts(ws: Workspace, w: Window) -> pl.DataFrame | None:
     first_full = None if lo is None else _ceil_hour(lo)
     last_full = None if hi is None else hi.replace(minute=0, second=0, microsecond=0)
     frames = []
-    for name, day in P._partition_dirs(ws.predictions_dir, w.model, lo, hi):
-        files = P._visible_files(day)
-        if not files:
-            continue
-        if P._loose_label_files(ws, name):
-            return None
-        lfiles = P._day_label_files(ws, name, day)
+    days = P._log_days(ws, w.model, lo, hi)  # on object storage: two rounds of concurrent listings
+    if any(P._loose_label_files(ws, name) for name in {name for name, *_ in days}):
+        return None
+    for name, day, files, lfiles in days:
         folder = ws.path / "cache" / "hourly" / f"model_name={name}" / day.name
         path = folder / f"counts-{P._signature(files + lfiles)}.parquet"
         if path.exists():

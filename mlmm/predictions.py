@@ -8,7 +8,9 @@ Layout (hive-partitioned Parquet, every file immutable)::
     imports/<batch>.json
 
 Files are written under a hidden temporary name and renamed into place, so a reader never
-sees half a file and any number of processes may append at once. A bulk import commits by
+sees half a file and any number of processes may append at once. On object storage
+(``s3://``, see :mod:`mlmm._storage`) each file is one upload under a name nobody else
+writes: an object appears whole or not at all, with no rename. A bulk import commits by
 writing ``imports/<batch>.json`` last; its part files have deterministic names, so a re-run
 after a crash (even ``kill -9``) replaces what the first run left and imports exactly once.
 
@@ -29,6 +31,7 @@ import concurrent.futures
 import dataclasses
 import datetime as _dt
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -48,6 +51,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._storage import ObjectPath, StoragePath, prefetch, storage_options
 from ._util import (
     UTC,
     atomic_write_json,
@@ -650,7 +654,13 @@ def _anonymize(frame: pl.DataFrame, rules: dict[str, list[str]], salt: str) -> p
 
 
 # ----------------------------------------------------------------------------- writing
-def _write_parquet_atomic(frame: pl.DataFrame, path: Path, *, durable: bool = True) -> None:
+def _write_parquet_atomic(frame: pl.DataFrame, path: StoragePath, *, durable: bool = True) -> None:
+    if isinstance(path, ObjectPath):
+        # serialised first, then one upload: a failure while encoding stores nothing
+        buf = io.BytesIO()
+        frame.write_parquet(buf, **_PARQUET_OPTS)
+        path.write_bytes(buf.getbuffer())
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
@@ -667,6 +677,17 @@ def _write_parquet_atomic(frame: pl.DataFrame, path: Path, *, durable: bool = Tr
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+_UPLOAD_THREADS = 16
+
+
+def _write_json(path: StoragePath, obj: Any) -> None:
+    """A small JSON record (import record, compaction manifest), atomically."""
+    if isinstance(path, ObjectPath):
+        path.write_bytes(json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+    else:
+        atomic_write_json(path, obj)
 
 
 def _write_accepted(ws: Workspace, accepted: pl.DataFrame, batch_id: str, durable: bool) -> tuple[int, dict[str, int]]:
@@ -686,8 +707,10 @@ def _write_accepted(ws: Workspace, accepted: pl.DataFrame, batch_id: str, durabl
         _write_parquet_atomic(body, folder / f"part-{batch_id}.parquet", durable=durable)
 
     if len(parts) > 1:
-        # polars writes without the GIL: a few threads overlap compression and fsync
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
+        # polars writes without the GIL: a few threads overlap compression and fsync (uploads
+        # to a bucket wait on the network: more of them overlap)
+        workers = _UPLOAD_THREADS if ws.remote else min(4, os.cpu_count() or 2)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(parts))) as pool:
             list(pool.map(_one, parts))
     elif parts:
         _one(parts[0])
@@ -819,7 +842,7 @@ def log_predictions(
     record = summary.to_dict()
     record.pop("rows", None)
     record["committed_at"] = now().isoformat()
-    atomic_write_json(record_path, record)
+    _write_json(record_path, record)
     log.info("imported %s: %d accepted, %d quarantined", source, summary.accepted, summary.quarantined)
     return summary
 
@@ -954,24 +977,34 @@ def _label_text(value: Any) -> str | None:
 _SCHEMA_CACHE: dict[tuple[str, int, int], dict[str, pl.DataType]] = {}
 
 
-def _file_schema(path: Path) -> dict[str, pl.DataType]:
+def _file_schema(path: StoragePath) -> dict[str, pl.DataType]:
     st = path.stat()
     key = (str(path), st.st_mtime_ns, st.st_size)
     schema = _SCHEMA_CACHE.get(key)
     if schema is None:
-        schema = dict(pl.read_parquet_schema(path))
+        if isinstance(path, ObjectPath):
+            schema = dict(pl.scan_parquet(str(path), hive_partitioning=False, storage_options=storage_options(path))
+                          .collect_schema())
+        else:
+            schema = dict(pl.read_parquet_schema(path))
         if len(_SCHEMA_CACHE) > 100_000:
             _SCHEMA_CACHE.clear()
         _SCHEMA_CACHE[key] = schema
     return schema
 
 
-def _visible_files(folder: Path) -> list[Path]:
+def _visible_files(folder: StoragePath) -> list[StoragePath]:
     """Parquet files of one partition directory, minus those a finished compaction replaced."""
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return []
+    found: dict[str, ObjectPath] | None = None
+    if isinstance(folder, ObjectPath):
+        listing = folder.children if folder.children is not None else list(folder.iterdir())
+        found = {p.name: p for p in listing if p.is_file()}
+        names = list(found)
+    else:
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
     present = set(names)
     hidden: set[str] = set()
     for name in names:
@@ -982,10 +1015,18 @@ def _visible_files(folder: Path) -> list[Path]:
                 continue
             if manifest.get("output") in present:
                 hidden.update(manifest.get("sources", []))
-    return sorted(folder / n for n in names if n.endswith(".parquet") and not n.startswith((".", "_")) and n not in hidden)
+    visible = (n for n in names if n.endswith(".parquet") and not n.startswith((".", "_")) and n not in hidden)
+    if found is not None:
+        return sorted(found[n] for n in visible)
+    return sorted(folder / n for n in visible)
 
 
-def _partition_dirs(root: Path, model: str | None, since: _dt.datetime | None, until: _dt.datetime | None) -> list[tuple[str, Path]]:
+def _partition_dirs(root: StoragePath, model: str | None, since: _dt.datetime | None, until: _dt.datetime | None,
+                    *, prefetch_files: bool = True) -> list[tuple[str, StoragePath]]:
+    """(model, day directory) of the log under ``root`` within the dates of ``since`` and
+    ``until``. On object storage the day directories are listed ahead, concurrently
+    (``prefetch_files``), for the :func:`_visible_files` calls that follow."""
+    remote = isinstance(root, ObjectPath)
     if model is not None:
         model_dirs = [root / f"model_name={model}"]
     else:
@@ -994,7 +1035,7 @@ def _partition_dirs(root: Path, model: str | None, since: _dt.datetime | None, u
     hi = until.date() if until else None
     out = []
     for mdir in model_dirs:
-        if not mdir.is_dir():
+        if not remote and not mdir.is_dir():  # a missing prefix lists as empty: no request to ask
             continue
         name = mdir.name.partition("=")[2]
         for ddir in sorted(mdir.glob("date=*")):
@@ -1005,10 +1046,12 @@ def _partition_dirs(root: Path, model: str | None, since: _dt.datetime | None, u
             if (lo and day < lo) or (hi and day > hi):
                 continue
             out.append((name, ddir))
+    if remote and prefetch_files:
+        prefetch([d for _, d in out])
     return out
 
 
-def prediction_files(ws: Workspace, model: str | None = None, since: Any = None, until: Any = None) -> list[Path]:
+def prediction_files(ws: Workspace, model: str | None = None, since: Any = None, until: Any = None) -> list[StoragePath]:
     """The Parquet files that hold the log (for a model and a time range), oldest day first."""
     s = to_utc(since, "since") if since is not None else None
     u = to_utc(until, "until") if until is not None else None
@@ -1019,7 +1062,7 @@ _UNDATED = "undated"
 
 
 def _label_dirs(ws: Workspace, model: str | None = None, since: _dt.datetime | None = None,
-                until: _dt.datetime | None = None) -> list[Path]:
+                until: _dt.datetime | None = None) -> list[StoragePath]:
     """Label directories: ``labels/model_name=<m>/<YYYY-MM-DD>/`` holds the labels of that
     day's predictions (the day of the prediction, as in ``predictions/``), ``undated/`` the
     labels whose prediction was not in the log when they arrived (always read), and files
@@ -1028,11 +1071,17 @@ def _label_dirs(ws: Workspace, model: str | None = None, since: _dt.datetime | N
     lo = since.date() if since else None
     hi = until.date() if until else None
     out = []
+    remote = isinstance(ws.labels_dir, ObjectPath)
     for mdir in models:
-        if not mdir.is_dir():
+        if remote:
+            prefetch([mdir])  # one listing: the model's label days, and its files of the older layout
+            if not mdir.children:
+                continue
+        elif not mdir.is_dir():
             continue
         out.append(mdir)
-        for sub in sorted(p for p in mdir.iterdir() if p.is_dir()):
+        subs = mdir.children if remote else mdir.iterdir()
+        for sub in sorted(p for p in subs if p.is_dir()):
             if sub.name == _UNDATED:
                 out.append(sub)
                 continue
@@ -1042,10 +1091,12 @@ def _label_dirs(ws: Workspace, model: str | None = None, since: _dt.datetime | N
                 continue
             if (lo is None or day >= lo) and (hi is None or day <= hi):
                 out.append(sub)
+    if remote:
+        prefetch([d for d in out])
     return out
 
 
-def label_files(ws: Workspace, model: str | None = None, since: Any = None, until: Any = None) -> list[Path]:
+def label_files(ws: Workspace, model: str | None = None, since: Any = None, until: Any = None) -> list[StoragePath]:
     """Label files of a model (all models), restricted to the labels of predictions made
     between ``since`` and ``until`` when given."""
     s = to_utc(since, "since") if since is not None else None
@@ -1053,7 +1104,7 @@ def label_files(ws: Workspace, model: str | None = None, since: Any = None, unti
     return [f for d in _label_dirs(ws, model, s, u) for f in _visible_files(d)]
 
 
-def _union_schema(files: list[Path], base: dict[str, pl.DataType]) -> tuple[dict[str, pl.DataType], bool]:
+def _union_schema(files: list[StoragePath], base: dict[str, pl.DataType]) -> tuple[dict[str, pl.DataType], bool]:
     schema = dict(base)
     conflict = False
     for f in files:
@@ -1067,20 +1118,22 @@ def _union_schema(files: list[Path], base: dict[str, pl.DataType]) -> tuple[dict
     return schema, conflict
 
 
-def _scan(files: list[Path], base: dict[str, pl.DataType], hive: dict[str, pl.DataType]) -> pl.LazyFrame:
+def _scan(files: list[StoragePath], base: dict[str, pl.DataType], hive: dict[str, pl.DataType]) -> pl.LazyFrame:
     if not files:
         return pl.DataFrame(schema={**base, **hive}).lazy()
     schema, conflict = _union_schema(files, base)
+    options = storage_options(files[0])
+    sources: Any = [str(f) for f in files] if options else files
     if not conflict:
         return pl.scan_parquet(
-            files, schema=schema, hive_partitioning=True, hive_schema=hive,
-            missing_columns="insert", extra_columns="ignore",
+            sources, schema=schema, hive_partitioning=bool(hive), hive_schema=hive or None,
+            missing_columns="insert", extra_columns="ignore", storage_options=options,
         )
     # a column changed type between files: read them one by one, widening the conflicts to text
     frames = []
-    for f in files:
+    for f, source in zip(files, sources, strict=True):
         own = _file_schema(f)
-        lf = pl.scan_parquet(f, hive_partitioning=True, hive_schema=hive)
+        lf = pl.scan_parquet(source, hive_partitioning=bool(hive), hive_schema=hive or None, storage_options=options)
         frames.append(lf.with_columns([pl.col(c).cast(t) for c, t in schema.items() if c in own and own[c] != t]))
     return pl.concat(frames, how="diagonal_relaxed")
 
@@ -1135,12 +1188,13 @@ def read_predictions(
         raise ValidationError(f"model={model!r}: expected a model name")
     if last_n is not None and (isinstance(last_n, bool) or not isinstance(last_n, int) or last_n < 1):
         raise ValidationError(f"last_n={last_n!r}: expected a positive integer")
-    days = [(name, d, files) for name, d in _partition_dirs(ws.predictions_dir, model, s, u) if (files := _visible_files(d))]
-    if with_labels and days:
-        loose = {name: _loose_label_files(ws, name) for name in {name for name, _, _ in days}}
-        lf = pl.concat([_labelled_day(ws, name, d, files, loose[name]) for name, d, files in days], how="diagonal_relaxed")
+    days = _log_days(ws, model, s, u) if with_labels else None
+    if days:
+        loose = {name: _loose_label_files(ws, name) for name in {name for name, *_ in days}}
+        lf = pl.concat([_labelled_day(ws, name, d, files, loose[name], lfiles) for name, d, files, lfiles in days],
+                       how="diagonal_relaxed")
     else:
-        lf = _scan([f for _, _, files in days for f in files], BASE_SCHEMA, HIVE_SCHEMA)
+        lf = _scan(prediction_files(ws, model, s, u) if days is None else [], BASE_SCHEMA, HIVE_SCHEMA)
         if with_labels:
             lf = lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"))
     if version is not None:
@@ -1167,23 +1221,44 @@ def read_predictions(
 # stale cache is never read. Labels that arrived before their prediction (``undated/``) are
 # few and are joined at query time on top. ``log_labels`` and ``compact`` refresh the days
 # they touched; ``refresh_labelled(ws)`` refreshes everything.
-def _labelled_dir(ws: Workspace, model: str, day_dir: Path) -> Path:
+def _labelled_dir(ws: Workspace, model: str, day_dir: StoragePath) -> Path:
     return ws.path / "cache" / "labelled" / f"model_name={model}" / day_dir.name
 
 
-def _day_label_files(ws: Workspace, model: str, day_dir: Path) -> list[Path]:
+def _log_days(ws: Workspace, model: str | None, since: _dt.datetime | None, until: _dt.datetime | None,
+              ) -> list[tuple[str, StoragePath, list[StoragePath], list[StoragePath]]]:
+    """(model, day directory, its files, the label files stored under that day) for each day
+    between ``since`` and ``until`` that has files. On object storage the day directories,
+    then their label directories, are each listed in one round of concurrent requests."""
+    days = [(name, d, files) for name, d in _partition_dirs(ws.predictions_dir, model, since, until)
+            if (files := _visible_files(d))]
+    label_dirs = [_day_label_dir(ws, name, d) for name, d, _ in days]
+    if ws.remote:
+        prefetch(label_dirs)  # type: ignore[arg-type]
+    return [(name, d, files, _visible_files(ld)) for (name, d, files), ld in zip(days, label_dirs, strict=True)]
+
+
+def _day_label_dir(ws: Workspace, model: str, day_dir: StoragePath) -> StoragePath:
+    return ws.labels_dir / f"model_name={model}" / day_dir.name.partition("=")[2]
+
+
+def _day_label_files(ws: Workspace, model: str, day_dir: StoragePath) -> list[StoragePath]:
     """Labels stored under the day of their predictions."""
-    return _visible_files(ws.labels_dir / f"model_name={model}" / day_dir.name.partition("=")[2])
+    return _visible_files(_day_label_dir(ws, model, day_dir))
 
 
-def _loose_label_files(ws: Workspace, model: str) -> list[Path]:
+def _loose_label_files(ws: Workspace, model: str) -> list[StoragePath]:
     """Labels that can belong to any day: those that arrived before their prediction
     (``undated/``) and files of the layout before labels were stored by day."""
     root = ws.labels_dir / f"model_name={model}"
+    if isinstance(root, ObjectPath):
+        prefetch([root])  # one listing; undated/ only when it is there
+        undated = [p for p in root.children or [] if p.name == _UNDATED and p.is_dir()]
+        return [*_visible_files(root), *(_visible_files(undated[0]) if undated else [])]
     return [*_visible_files(root), *_visible_files(root / _UNDATED)]
 
 
-def _signature(files: list[Path]) -> str:
+def _signature(files: list[StoragePath]) -> str:
     h = hashlib.blake2b(digest_size=10)
     for f in files:
         try:
@@ -1195,7 +1270,7 @@ def _signature(files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _apply_labels(lf: pl.LazyFrame, lfiles: list[Path], *, labelled: bool) -> pl.LazyFrame:
+def _apply_labels(lf: pl.LazyFrame, lfiles: list[StoragePath], *, labelled: bool) -> pl.LazyFrame:
     """Join the latest label per prediction from ``lfiles`` (latest by ``labeled_at``, then by
     arrival); when ``lf`` already carries labels (``labelled``), a label replaces it only if
     it is later in that order."""
@@ -1222,7 +1297,7 @@ _LABEL_ARRIVAL = "_label_ingested_at"  # carried with the joined label, dropped 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _live_day(files: list[Path], lfiles: list[Path]) -> pl.LazyFrame:
+def _live_day(files: list[StoragePath], lfiles: list[StoragePath]) -> pl.LazyFrame:
     lf = _scan(files, BASE_SCHEMA, HIVE_SCHEMA)
     if not lfiles:
         return lf.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("labeled_at"),
@@ -1230,8 +1305,10 @@ def _live_day(files: list[Path], lfiles: list[Path]) -> pl.LazyFrame:
     return _apply_labels(lf, lfiles, labelled=False)
 
 
-def _labelled_day(ws: Workspace, model: str, day_dir: Path, files: list[Path], loose: list[Path]) -> pl.LazyFrame:
-    lfiles = _day_label_files(ws, model, day_dir)
+def _labelled_day(ws: Workspace, model: str, day_dir: StoragePath, files: list[StoragePath], loose: list[StoragePath],
+                  lfiles: list[StoragePath] | None = None) -> pl.LazyFrame:
+    if lfiles is None:
+        lfiles = _day_label_files(ws, model, day_dir)
     cached = _labelled_dir(ws, model, day_dir) / f"joined-{_signature(files + lfiles)}.parquet"
     lf = pl.scan_parquet(cached, hive_partitioning=False) if lfiles and cached.exists() else _live_day(files, lfiles)
     return _apply_labels(lf, loose, labelled=True) if loose else lf
@@ -1255,14 +1332,16 @@ def refresh_labelled(ws: Workspace, model: str | None = None, days: Iterable[_dt
     """Write the joined (predictions + latest labels) file of every day whose cache is
     missing or stale; returns how many were written. Old cache files are removed."""
     wanted = None if days is None else {d.isoformat() for d in days}
+    if wanted is not None and not wanted:
+        return 0
+    lo = hi = None
+    if wanted:  # only the days asked for are listed (on object storage, each is a request)
+        lo, hi = (_dt.datetime.fromisoformat(min(wanted)).replace(tzinfo=UTC),
+                  _dt.datetime.fromisoformat(max(wanted)).replace(tzinfo=UTC))
     written = 0
-    for name, d in _partition_dirs(ws.predictions_dir, model, None, None):
+    for name, d, files, lfiles in _log_days(ws, model, lo, hi):
         if wanted is not None and d.name.partition("=")[2] not in wanted:
             continue
-        files = _visible_files(d)
-        if not files:
-            continue
-        lfiles = _day_label_files(ws, name, d)
         if not lfiles:
             continue  # nothing to join: the live read is a plain scan
         folder = _labelled_dir(ws, name, d)
@@ -1276,25 +1355,43 @@ def refresh_labelled(ws: Workspace, model: str | None = None, days: Iterable[_dt
     return written
 
 
-def read_quarantine(ws: Workspace, since: Any = None) -> pl.DataFrame:
-    """Quarantined rows with their reasons (all columns as text), newest first."""
-    files = []
-    lo = to_utc(since, "since").date() if since is not None else None
+def _quarantine_files(ws: Workspace, since: _dt.date | None = None) -> list[StoragePath]:
+    dirs = []
     for d in sorted(ws.quarantine_dir.glob("date=*")):
         day = _dt.date.fromisoformat(d.name.partition("=")[2])
-        if lo is None or day >= lo:
-            files.extend(_visible_files(d))
+        if since is None or day >= since:
+            dirs.append(d)
+    if ws.remote:
+        prefetch(dirs)
+    return [f for d in dirs for f in _visible_files(d)]
+
+
+def _read_parquet(path: StoragePath) -> pl.DataFrame:
+    """One whole Parquet file (without hive columns), local or in a bucket."""
+    if isinstance(path, ObjectPath):
+        return pl.read_parquet(str(path), hive_partitioning=False, storage_options=storage_options(path))
+    return pl.read_parquet(path, hive_partitioning=False)
+
+
+def read_quarantine(ws: Workspace, since: Any = None) -> pl.DataFrame:
+    """Quarantined rows with their reasons (all columns as text), newest first."""
+    lo = to_utc(since, "since").date() if since is not None else None
+    files = _quarantine_files(ws, lo)
     if not files:
         return pl.DataFrame(schema={"row": pl.UInt32, "rule": pl.String, "reason": pl.String, "source": pl.String,
                                     "batch_id": pl.String, "quarantined_at": pl.Datetime("us", "UTC")})
-    frames = [pl.read_parquet(f, hive_partitioning=False) for f in files]
+    if ws.remote and len(files) > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(files))) as pool:
+            frames = list(pool.map(_read_parquet, files))
+    else:
+        frames = [_read_parquet(f) for f in files]
     return pl.concat(frames, how="diagonal_relaxed").sort("quarantined_at", descending=True)
 
 
 _SQL_LOCK = threading.Lock()
 
 
-def _sql_list(files: list[Path]) -> str:
+def _sql_list(files: list[StoragePath]) -> str:
     return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
 
@@ -1314,7 +1411,9 @@ def sql(ws: Workspace, query: str, params: list[Any] | None = None) -> pl.DataFr
     cur = memory_cursor()
     pfiles = prediction_files(ws)
     lfiles = label_files(ws)
-    qfiles = [f for d in sorted(ws.quarantine_dir.glob("date=*")) for f in _visible_files(d)]
+    qfiles = _quarantine_files(ws)
+    if ws.remote:
+        return _sql_arrow(cur, query, params, pfiles, lfiles, qfiles)
     base = ", ".join(f"NULL::{_duck_type(t)} AS {c}" for c, t in {**HIVE_SCHEMA, **BASE_SCHEMA}.items())
     raw = (
         f"SELECT * FROM read_parquet({_sql_list(pfiles)}, hive_partitioning = true, union_by_name = true,"
@@ -1344,6 +1443,54 @@ def sql(ws: Workspace, query: str, params: list[Any] | None = None) -> pl.DataFr
             " l.labeled_at FROM predictions_raw p LEFT JOIN labels l USING (model_name, prediction_id)"
         )
         return cur.sql(query, params=params or None).pl()
+
+
+def _duck_order(lf: pl.LazyFrame, files: list[StoragePath], hive: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """Columns in the order DuckDB's ``union_by_name`` gives them: as first seen in the files,
+    then the hive columns."""
+    names: dict[str, None] = {}
+    for f in files:
+        names.update(dict.fromkeys(_file_schema(f)))
+    names.update(dict.fromkeys(hive))
+    return lf.select(list(names))
+
+
+def _sql_arrow(cur: Any, query: str, params: list[Any] | None, pfiles: list[StoragePath],
+               lfiles: list[StoragePath], qfiles: list[StoragePath]) -> pl.DataFrame:
+    """:func:`sql` for a log on object storage. DuckDB would need its httpfs extension (a
+    download at run time) to read ``s3://``; instead polars scans the files (lazily, with the
+    same schema rules as :func:`read_predictions`) and DuckDB reads those scans through Arrow,
+    asking only for the columns a query uses."""
+    raw = _duck_order(_scan(pfiles, BASE_SCHEMA, HIVE_SCHEMA), pfiles, HIVE_SCHEMA) if pfiles else None
+    labels = _scan(lfiles, LABEL_SCHEMA, {"model_name": pl.String()}) if lfiles else None
+    quarantine = _duck_order(_scan(qfiles, {}, {}), qfiles, {}) if qfiles else None
+    base = ", ".join(f"NULL::{_duck_type(t)} AS {c}" for c, t in {**HIVE_SCHEMA, **BASE_SCHEMA}.items())
+    with _SQL_LOCK:
+        cur.execute("SET TimeZone = 'UTC'")
+        for name, frame in (("_mlmm_predictions_raw", raw), ("_mlmm_labels_raw", labels), ("_mlmm_quarantine", quarantine)):
+            if frame is not None:
+                cur.register(name, frame)
+        cur.execute("CREATE OR REPLACE TEMP VIEW predictions_raw AS "
+                    + ("SELECT * FROM _mlmm_predictions_raw" if raw is not None else f"SELECT {base} WHERE false"))
+        cur.execute(
+            "CREATE OR REPLACE TEMP VIEW labels AS "
+            + ("SELECT model_name, prediction_id, arg_max(actual, {'t': labeled_at, 'i': coalesce(ingested_at,"
+               " TIMESTAMPTZ '1970-01-01 00:00:00+00')}) AS actual, max(labeled_at) AS labeled_at"
+               " FROM _mlmm_labels_raw GROUP BY ALL" if labels is not None else
+               "SELECT NULL::VARCHAR AS model_name, NULL::VARCHAR AS prediction_id, NULL::BIGINT AS actual,"
+               " NULL::TIMESTAMPTZ AS labeled_at WHERE false"))
+        cur.execute("CREATE OR REPLACE TEMP VIEW quarantine AS "
+                    + ("SELECT * FROM _mlmm_quarantine" if quarantine is not None else "SELECT NULL::VARCHAR AS reason WHERE false"))
+        cur.execute(
+            "CREATE OR REPLACE TEMP VIEW predictions AS SELECT p.* REPLACE (coalesce(l.actual, p.actual) AS actual),"
+            " l.labeled_at FROM predictions_raw p LEFT JOIN labels l USING (model_name, prediction_id)"
+        )
+        try:
+            return cur.sql(query, params=params or None).pl()
+        finally:
+            for name, frame in (("_mlmm_predictions_raw", raw), ("_mlmm_labels_raw", labels), ("_mlmm_quarantine", quarantine)):
+                if frame is not None:
+                    cur.unregister(name)
 
 
 def _duck_type(dtype: pl.DataType) -> str:
@@ -1446,19 +1593,21 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
     removed = rows = freed = parts = 0
     details = []
     for root in (ws.predictions_dir, ws.quarantine_dir):
-        dirs = [d for _, d in _partition_dirs(root, None, None, None)] if root == ws.predictions_dir else sorted(root.glob("date=*"))
+        dirs = ([d for _, d in _partition_dirs(root, None, None, None, prefetch_files=False)]
+                if root == ws.predictions_dir else sorted(root.glob("date=*")))
         for d in dirs:
             day = _dt.date.fromisoformat(d.name.partition("=")[2])
             if day >= cutoff.date():
                 continue
-            files = [f for f in d.iterdir() if f.suffix == ".parquet"]
+            everything = [f for f in d.rglob("*") if f.is_file()]
+            files = [f for f in everything if f.parent == d and f.suffix == ".parquet"]
             parts += 1
             removed += len(files)
-            rows += sum(pq.ParquetFile(f).metadata.num_rows for f in files if not f.name.startswith("."))
-            freed += sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
-            details.append(str(d.relative_to(ws.path)))
+            rows += sum(_num_rows(f) for f in files if not f.name.startswith("."))
+            freed += sum(f.stat().st_size for f in everything)
+            details.append(_relative(ws, d))
             if not dry_run:
-                shutil.rmtree(d)
+                _rmtree(d)
                 if root == ws.predictions_dir:  # the day's joined cache goes with it
                     shutil.rmtree(_labelled_dir(ws, d.parent.name.partition("=")[2], d), ignore_errors=True)
     # labels stored under a prediction day go with that day; older-layout and undated files
@@ -1473,23 +1622,26 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
                 continue
             files = _visible_files(d)
             removed += len(files)
-            rows += sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            rows += sum(_num_rows(f) for f in files)
             freed += sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
-            details.append(str(d.relative_to(ws.path)))
+            details.append(_relative(ws, d))
             if not dry_run:
-                shutil.rmtree(d)
+                _rmtree(d)
             continue
         for f in _visible_files(d):
-            newest = _max_statistic(f, "labeled_at")
+            meta = _parquet_metadata(f)
+            newest = _max_statistic(meta, "labeled_at")
             if newest is not None and newest < cutoff:
                 removed += 1
-                rows += pq.ParquetFile(f).metadata.num_rows
+                rows += meta.num_rows
                 freed += f.stat().st_size
-                details.append(str(f.relative_to(ws.path)))
+                details.append(_relative(ws, f))
                 if not dry_run:
                     f.unlink()
     stale = ref.timestamp() - 3600
-    for root in (ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir):
+    # temporary files exist only on a local disk: an upload to a bucket is never half visible
+    roots = [] if ws.remote else [ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir]
+    for root in roots:
         for f in root.rglob(".*.tmp"):
             if f.stat().st_mtime < stale:
                 removed += 1
@@ -1499,8 +1651,31 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
     return MaintenanceSummary("cleanup", removed, 0, rows, freed, parts, dry_run, tuple(details))
 
 
-def _max_statistic(path: Path, column: str) -> _dt.datetime | None:
-    meta = pq.ParquetFile(path).metadata
+def _parquet_metadata(path: StoragePath) -> pq.FileMetaData:
+    """A Parquet file's footer (on object storage: a small ranged read, not the file)."""
+    if isinstance(path, ObjectPath):
+        with path.open_input() as fh:
+            return pq.ParquetFile(fh).metadata
+    return pq.ParquetFile(path).metadata
+
+
+def _num_rows(path: StoragePath) -> int:
+    return _parquet_metadata(path).num_rows
+
+
+def _relative(ws: Workspace, path: StoragePath) -> str:
+    """``path`` relative to where the log lives (``predictions/model_name=m/date=...``)."""
+    return str(path.relative_to(ws.log_root))  # type: ignore[arg-type]
+
+
+def _rmtree(folder: StoragePath) -> None:
+    if isinstance(folder, ObjectPath):
+        folder.rmtree()
+    else:
+        shutil.rmtree(folder)
+
+
+def _max_statistic(meta: pq.FileMetaData, column: str) -> _dt.datetime | None:
     best = None
     idx = meta.schema.to_arrow_schema().get_field_index(column)
     if idx < 0:
@@ -1528,42 +1703,70 @@ def compact(
     """Merge the small files of each partition into one, atomically for mlmm's readers.
 
     Each merge writes the new file, then a manifest naming the files it replaces, then
-    renames the new file into place: from that instant readers (:func:`read_predictions`,
-    :func:`sql`) skip the old files. The old files stay for ``grace`` (default 5 minutes) so
-    a query that listed them before the switch can still read them; a later ``compact`` or
-    ``cleanup`` deletes them. Label files are compacted the same way.
+    renames the new file into place (on object storage: uploads it; an object appears
+    whole): from that instant readers (:func:`read_predictions`, :func:`sql`) skip the old
+    files. The old files stay for ``grace`` (default 5 minutes) so a query that listed them
+    before the switch can still read them; a later ``compact`` or ``cleanup`` deletes them.
+    Label files are compacted the same way.
+
+    Two compactions of the same partition at once cannot both switch: each checks, after
+    writing its manifest and before the switch, that no other manifest claims any of its
+    files, and gives up (leaving the files as they were) when one does.
     """
     grace_s = parse_duration(grace, "grace").total_seconds()
     removed = written = rows = freed = parts = 0
     details = []
-    dirs = [d for _, d in _partition_dirs(ws.predictions_dir, model, None, None)]
+    dirs = [d for _, d in _partition_dirs(ws.predictions_dir, model, None, None, prefetch_files=False)]
     dirs += _label_dirs(ws, model)
     for d in dirs:
-        if not d.is_dir():
+        if isinstance(d, ObjectPath):
+            d = ObjectPath(d.store, d.key)  # listed again below: _finish_manifests may delete files
+        elif not d.is_dir():
             continue
         r, b = _finish_manifests(d, grace_s, dry_run)
         removed += r
         freed += b
         files = _visible_files(d)
-        small = [f for f in files if pq.ParquetFile(f).metadata.num_rows < target_rows]
+        counts = {f: _num_rows(f) for f in files}
+        small = [f for f in files if counts[f] < target_rows]
         if len(small) < min_files:
             continue
-        parts += 1
-        n = sum(pq.ParquetFile(f).metadata.num_rows for f in small)
-        rows += n
-        details.append(f"{d.relative_to(ws.path)}: {len(small)} files -> 1 ({n} rows)")
+        n = sum(counts[f] for f in small)
+        detail = f"{_relative(ws, d)}: {len(small)} files -> 1 ({n} rows)"
         if dry_run:
+            parts += 1
+            rows += n
+            details.append(detail)
             continue
         is_labels = ws.labels_dir in d.parents
-        frames = [pl.read_parquet(f, hive_partitioning=False) for f in small]
+        frames = [_read_parquet(f) for f in small]
         merged = pl.concat(frames, how="diagonal_relaxed").sort("labeled_at" if is_labels else "timestamp")
         out_name = f"part-c{uuid.uuid4().hex}.parquet"
-        tmp = d / f".{out_name}.tmp"
-        merged.write_parquet(tmp, **_PARQUET_OPTS)
+        manifest_path = d / f"{_MANIFEST_PREFIX}{out_name[5:-8]}.json"
         manifest = {"output": out_name, "sources": [f.name for f in small], "created_at": now().isoformat(), "rows": n}
-        atomic_write_json(d / f"{_MANIFEST_PREFIX}{out_name[5:-8]}.json", manifest)
-        os.replace(tmp, d / out_name)
-        fsync_dir(d)
+        if isinstance(d, ObjectPath):
+            buf = io.BytesIO()
+            merged.write_parquet(buf, **_PARQUET_OPTS)  # encoded before the manifest: the switch follows at once
+            _write_json(manifest_path, manifest)
+            if _claimed_elsewhere(d, manifest_path.name, set(manifest["sources"])):
+                manifest_path.unlink(missing_ok=True)
+                details.append(f"{_relative(ws, d)}: skipped, another compaction is merging these files")
+                continue
+            (d / out_name).write_bytes(buf.getbuffer())
+        else:
+            tmp = d / f".{out_name}.tmp"
+            merged.write_parquet(tmp, **_PARQUET_OPTS)
+            atomic_write_json(manifest_path, manifest)
+            if _claimed_elsewhere(d, manifest_path.name, set(manifest["sources"])):
+                manifest_path.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
+                details.append(f"{_relative(ws, d)}: skipped, another compaction is merging these files")
+                continue
+            os.replace(tmp, d / out_name)
+            fsync_dir(d)
+        parts += 1
+        rows += n
+        details.append(detail)
         written += 1
         if grace_s <= 0:
             r, b = _finish_manifests(d, 0, False)
@@ -1574,7 +1777,29 @@ def compact(
     return MaintenanceSummary("compact", removed, written, rows, freed, parts, dry_run, tuple(details))
 
 
-def _finish_manifests(folder: Path, grace_s: float, dry_run: bool) -> tuple[int, int]:
+def _claimed_elsewhere(folder: StoragePath, own: str, sources: set[str]) -> bool:
+    """True when another manifest in ``folder`` names one of ``sources``: a compaction of
+    the same files that runs (or crashed) at the same time. Each compaction writes its
+    manifest before it checks, so of two that overlap at most one gets past this check."""
+    for path in folder.glob(f"{_MANIFEST_PREFIX}*.json"):
+        if path.name == own:
+            continue
+        try:
+            other = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if sources.intersection(other.get("sources", [])):
+            log.info("%s: %s claims files of this compaction; leaving them", folder, path.name)
+            return True
+    return False
+
+
+# A manifest whose output never appeared belongs to a compaction that crashed, or to one that
+# is between its manifest and its switch: it is removed only after this long (at least).
+_ORPHAN_SECONDS = 600.0
+
+
+def _finish_manifests(folder: StoragePath, grace_s: float, dry_run: bool) -> tuple[int, int]:
     """Delete files replaced by compactions older than the grace period; then the manifests
     (one grace period later, so no reader can see old files without their manifest)."""
     removed = freed = 0
@@ -1585,8 +1810,8 @@ def _finish_manifests(folder: Path, grace_s: float, dry_run: bool) -> tuple[int,
         except (OSError, ValueError):
             continue
         if not (folder / manifest.get("output", "")).exists():
-            # a compaction that crashed before its switch: its output never appeared
-            if manifest_path.stat().st_mtime < limit and not dry_run:
+            # a compaction that crashed before its switch (or is just before it): no output
+            if manifest_path.stat().st_mtime < time.time() - max(grace_s, _ORPHAN_SECONDS) and not dry_run:
                 manifest_path.unlink(missing_ok=True)
             continue
         if manifest_path.stat().st_mtime >= limit and grace_s > 0:
@@ -1601,7 +1826,7 @@ def _finish_manifests(folder: Path, grace_s: float, dry_run: bool) -> tuple[int,
                         f.unlink()
             if not dry_run:
                 manifest["sources_deleted_at"] = now().isoformat()
-                atomic_write_json(manifest_path, manifest)
+                _write_json(manifest_path, manifest)
                 if grace_s <= 0:
                     manifest_path.unlink()
         elif not dry_run:

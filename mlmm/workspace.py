@@ -8,6 +8,13 @@ A workspace is one directory::
     quarantine/          date=<YYYY-MM-DD>/part-<batch>.parquet (rejected rows, each with its rule and reason)
     imports/             one JSON record per committed bulk import (makes imports idempotent)
 
+or, on S3-compatible object storage (``open_workspace("s3://bucket/prefix", registry=DIR)``
+or ``MLMM_HOME=s3://bucket/prefix`` with ``MLMM_REGISTRY=DIR``), the log (``predictions/``,
+``labels/``, ``quarantine/``, ``imports/``) under the bucket's prefix and everything else in
+the local directory ``DIR``: ``registry.duckdb``, ``cache/``, ``references/``, and
+``storage.json``, which names the bucket, so ``open_workspace(DIR)`` opens the same workspace
+(see ``docs/object-storage.md``).
+
 DuckDB locks the whole database file per process and opening it costs ~15 ms. The registry
 connection is therefore opened on first use, kept for a burst of operations, and closed after
 ``idle_seconds`` without use (default 0.25 s) or at the end of ``with ws.session():``. When
@@ -32,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ._util import current_actor, naive_utc, now
+from ._storage import ObjectPath, StoragePath, is_url, parse_url, url_scheme
+from ._util import atomic_write_json, current_actor, naive_utc, now
 from .errors import WorkspaceError, WorkspaceLockedError
 
 if TYPE_CHECKING:
@@ -245,16 +253,66 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_future_seconds": 86400,  # a prediction more than a day in the future is rejected
 }
 
+_STORAGE_FILE = "storage.json"  # in the registry directory of a workspace on object storage
+
+
+def _stored(folder: Path) -> dict[str, str] | None:
+    """What ``folder/storage.json`` records (``url`` of the bucket, ``registry`` file name),
+    if the folder is the registry directory of a workspace on object storage."""
+    try:
+        record = json.loads((folder / _STORAGE_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise WorkspaceError(f"workspace={folder}: {_STORAGE_FILE} cannot be read: {exc}; expected {{\"url\": \"s3://...\"}}") from None
+    url = record.get("url") if isinstance(record, dict) else None
+    if not is_url(url):
+        raise WorkspaceError(f"workspace={folder}: {_STORAGE_FILE} has url={url!r}; expected s3://bucket/prefix")
+    return {"url": url, "registry": str(record.get("registry") or "registry.duckdb")}
+
+
+def _canonical(url: str | os.PathLike[str]) -> str:
+    """``s3://bucket/prefix`` without slashes at the end (also from a Path's ``s3:/bucket``)."""
+    try:
+        bucket, prefix = parse_url(url)
+    except ValueError as exc:
+        raise WorkspaceError(str(exc)) from None
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
+def _open_bucket(url: str) -> ObjectPath:
+    """The log's root in its bucket; fails at open (not at the first write) when the bucket
+    is missing or the endpoint or the credentials are wrong."""
+    import pyarrow.fs as pafs
+
+    try:
+        root = ObjectPath.from_url(url)
+        info = root.store.fs.get_file_info(root.bucket)
+    except (OSError, ValueError) as exc:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
+        raise WorkspaceError(
+            f"workspace={url}: cannot reach the bucket at {endpoint}: {' '.join(str(exc).split())[:300]};"
+            " expected AWS_ENDPOINT_URL, AWS_REGION and credentials (AWS_ACCESS_KEY_ID, ...) for it"
+        ) from None
+    if info.type == pafs.FileType.NotFound:
+        raise WorkspaceError(
+            f"workspace={url}: bucket {root.bucket!r} does not exist at {root.store.describe()};"
+            f" expected an existing bucket (create it first, e.g. `aws s3 mb s3://{root.bucket}`)"
+        )
+    return root
+
+
 _LOCK_HOLDER_RE = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 
-def default_workspace_path() -> Path:
-    """``MLMM_HOME`` if set; else the nearest ``data/workspace`` with a registry in the current
-    directory or its parents (so a notebook in ``notebooks/`` finds the project's demo); else
+def default_workspace_path() -> Path | str:
+    """``MLMM_HOME`` if set (a directory, or an ``s3://bucket/prefix`` URL returned as text);
+    else the nearest ``data/workspace`` with a registry in the current directory or its
+    parents (so a notebook in ``notebooks/`` finds the project's demo); else
     ``./data/workspace``."""
     env = os.environ.get("MLMM_HOME")
     if env:
-        return Path(env).expanduser()
+        return env if is_url(env) else Path(env).expanduser()
     cwd = Path.cwd()
     for folder in (cwd, *cwd.parents):
         candidate = folder / "data" / "workspace"
@@ -458,53 +516,132 @@ def memory_cursor() -> duckdb.DuckDBPyConnection:
 
 
 class Workspace:
-    """A workspace directory: the registry, the prediction log and the quarantine.
+    """A workspace: the registry, the prediction log and the quarantine.
 
     Use :func:`open_workspace` to get one. ``ws.registry`` is the model registry;
-    ``ws.predictions(...)`` reads the prediction log as a polars LazyFrame.
+    ``ws.predictions(...)`` reads the prediction log as a polars LazyFrame. ``ws.path`` is
+    the local directory (registry, caches); ``ws.url`` is where the log lives (the same
+    directory, or ``s3://bucket/prefix``).
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
+        registry: str | os.PathLike[str] | None = None,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         lock_timeout: float | None = None,
     ) -> None:
-        self.path = Path(path).expanduser().resolve()
-        if self.path.exists() and not self.path.is_dir():
-            raise WorkspaceError(f"workspace={self.path}: is a file; expected a directory")
+        self._registry_name = "registry.duckdb"
+        scheme = url_scheme(path)
+        if scheme is not None and scheme != "s3":
+            raise WorkspaceError(
+                f"workspace={str(path)!r}: {scheme}:// is not supported; expected a directory or s3://bucket/prefix"
+                " (any S3-compatible server: AWS, MinIO, Ceph, R2, GCS through its S3 interface)"
+            )
+        if is_url(path):
+            self.path = self._registry_dir(path, registry)
+            url = self._attach(path)
+        else:
+            if registry is not None:
+                raise WorkspaceError(
+                    f"registry={str(registry)!r}: only a workspace on object storage (s3://...) keeps its registry"
+                    f" apart; expected no registry for workspace={str(path)!r}"
+                )
+            self.path = Path(path).expanduser().resolve()
+            if self.path.exists() and not self.path.is_dir():
+                raise WorkspaceError(f"workspace={self.path}: is a file; expected a directory")
+            stored = _stored(self.path)
+            url = stored["url"] if stored else None
+            if stored:
+                self._registry_name = stored["registry"]
+        # where the log lives: this directory, or the bucket named in storage.json
+        self.log_root: StoragePath = self.path if url is None else _open_bucket(url)
         if lock_timeout is None:
             lock_timeout = float(os.environ.get("MLMM_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+        folders = [self.path]
+        if url is None:
+            folders += [self.predictions_dir, self.labels_dir, self.quarantine_dir, self.imports_dir]
         try:
-            for folder in (self.path, self.predictions_dir, self.labels_dir, self.quarantine_dir, self.imports_dir):
+            for folder in folders:
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WorkspaceError(f"workspace={self.path}: cannot create: {exc}") from exc
+        if url is not None and _stored(self.path) is None:
+            atomic_write_json(self.path / _STORAGE_FILE,
+                              {"url": url, "registry": self._registry_name, "created_at": now().isoformat()})
         self._conn = _LIVE.connection(self.registry_path, idle_seconds, lock_timeout)
         self._registry: Registry | None = None
         self._settings_cache: tuple[float, dict[str, Any]] | None = None
 
+    def _registry_dir(self, url: str | os.PathLike[str], registry: str | os.PathLike[str] | None) -> Path:
+        """The local directory of a workspace on object storage: ``registry`` or
+        ``MLMM_REGISTRY`` (a directory, or a ``.duckdb`` file in it); no silent default, since
+        a registry made up per host would split the team's history and quarantine every import
+        as an unregistered version."""
+        chosen = registry if registry is not None else os.environ.get("MLMM_REGISTRY") or None
+        if chosen is None:
+            raise WorkspaceError(
+                f"workspace={_canonical(url)}: the registry cannot live in a bucket (DuckDB needs a local file);"
+                " expected registry=DIR or MLMM_REGISTRY=DIR (a local or shared directory for registry.duckdb and caches)"
+            )
+        target = Path(chosen).expanduser()
+        if target.suffix == ".duckdb":
+            self._registry_name = target.name
+            target = target.parent
+        target = target.resolve()
+        if target.exists() and not target.is_dir():
+            raise WorkspaceError(f"registry={target}: is a file; expected a directory (or a path ending in .duckdb)")
+        return target
+
+    def _attach(self, path: str | os.PathLike[str]) -> str:
+        """Check that the registry directory may serve ``path``; returns the canonical URL."""
+        url = _canonical(path)
+        record = _stored(self.path)
+        stored = record["url"] if record else None
+        if stored is not None and stored != url:
+            raise WorkspaceError(
+                f"registry={self.path}: belongs to the log at {stored}; expected {url}"
+                f" (use another registry directory for another log, or edit {_STORAGE_FILE} if the log moved)"
+            )
+        local_log = self.path / "predictions"
+        if stored is None and local_log.is_dir() and any(local_log.iterdir()):
+            raise WorkspaceError(
+                f"registry={self.path}: holds a local prediction log (predictions/); expected a directory for the"
+                f" registry of {url} alone (choose an empty one)"
+            )
+        return url
+
     # -- paths ------------------------------------------------------------------------------
     @property
+    def url(self) -> str:
+        """Where the prediction log lives: ``s3://bucket/prefix`` or the workspace directory."""
+        return str(self.log_root)
+
+    @property
+    def remote(self) -> bool:
+        """True when the log is on object storage."""
+        return isinstance(self.log_root, ObjectPath)
+
+    @property
     def registry_path(self) -> Path:
-        return self.path / "registry.duckdb"
+        return self.path / self._registry_name
 
     @property
-    def predictions_dir(self) -> Path:
-        return self.path / "predictions"
+    def predictions_dir(self) -> StoragePath:
+        return self.log_root / "predictions"
 
     @property
-    def labels_dir(self) -> Path:
-        return self.path / "labels"
+    def labels_dir(self) -> StoragePath:
+        return self.log_root / "labels"
 
     @property
-    def quarantine_dir(self) -> Path:
-        return self.path / "quarantine"
+    def quarantine_dir(self) -> StoragePath:
+        return self.log_root / "quarantine"
 
     @property
-    def imports_dir(self) -> Path:
-        return self.path / "imports"
+    def imports_dir(self) -> StoragePath:
+        return self.log_root / "imports"
 
     # -- connections ------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -605,7 +742,7 @@ class Workspace:
             ).fetchone()
             events = con.execute("SELECT count(*) FROM events").fetchone()[0]
 
-        def _size(folder: Path) -> tuple[int, int]:
+        def _size(folder: StoragePath) -> tuple[int, int]:
             files = [p for p in folder.rglob("*.parquet") if not p.name.startswith(".")]
             return len(files), sum(p.stat().st_size for p in files)
 
@@ -614,6 +751,7 @@ class Workspace:
         label_files, label_bytes = _size(self.labels_dir)
         return {
             "path": str(self.path),
+            "log": self.url,
             "registry": str(self.registry_path),
             "schema_version": schema,
             "models": models,
@@ -629,6 +767,8 @@ class Workspace:
         }
 
     def __repr__(self) -> str:
+        if self.remote:
+            return f"Workspace({self.url!r}, registry={str(self.path)!r})"
         return f"Workspace({str(self.path)!r})"
 
     def __enter__(self) -> Workspace:
@@ -682,6 +822,7 @@ atexit.register(_LIVE.close_all)
 def open_workspace(
     path: str | os.PathLike[str] | None = None,
     *,
+    registry: str | os.PathLike[str] | None = None,
     idle_seconds: float = DEFAULT_IDLE_SECONDS,
     lock_timeout: float | None = None,
 ) -> Workspace:
@@ -690,8 +831,15 @@ def open_workspace(
     Parameters
     ----------
     path
-        The workspace directory. Default: ``MLMM_HOME``, else the nearest ``data/workspace``
-        with a registry in the current directory or its parents, else ``./data/workspace``.
+        The workspace directory, or ``s3://bucket/prefix`` for a prediction log on
+        S3-compatible object storage (endpoint, region and credentials from the standard AWS
+        variables). Default: ``MLMM_HOME``, else the nearest ``data/workspace`` with a
+        registry in the current directory or its parents, else ``./data/workspace``.
+    registry
+        Only with an ``s3://`` path: the local (or shared) directory for ``registry.duckdb``,
+        caches and drift reference samples, or a ``.duckdb`` file in it. Default
+        ``MLMM_REGISTRY``; there is no silent default. The directory remembers the bucket
+        (``storage.json``), so ``open_workspace(that_directory)`` opens the same workspace.
     idle_seconds
         Close the registry file after this long without use (default 0.25 s), so other
         processes can use it.
@@ -710,7 +858,8 @@ def open_workspace(
     ['imports', 'labels', 'predictions', 'quarantine']
     7
     """
-    ws = Workspace(path if path is not None else default_workspace_path(), idle_seconds=idle_seconds, lock_timeout=lock_timeout)
+    ws = Workspace(path if path is not None else default_workspace_path(), registry=registry,
+                   idle_seconds=idle_seconds, lock_timeout=lock_timeout)
     with ws._connect():
         pass  # create the registry and run migrations now, so errors surface at open
     return ws

@@ -188,7 +188,7 @@ _ENV = re.compile(r"\b(?:MLMM|AUTO)_[A-Z0-9_<>]*[A-Z0-9>]")
 _VALUES = {"EVERY": ("30m", "30m"), "ENABLED": ("false", False), "AUTO_APPLY": ("true", True)}
 _RETRAIN_VALUES = {"window": ("12h", "12h"), "min_labelled": ("50", 50), "accuracy_floor": ("0.8", 0.8),
                    "drift_window": ("3d", "3d"), "max_age": ("14d", "14d"), "min_new_labels": ("1000", 1000),
-                   "command": ("./retrain.sh", "./retrain.sh")}
+                   "command": ("./retrain.sh", "./retrain.sh"), "cooldown": ("1d", "1d")}
 
 
 def _config_variables(name: str) -> list[tuple[str, str, str, Any]]:
