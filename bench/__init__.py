@@ -1,6 +1,6 @@
 """Benchmarks of mlmm against the tools users would otherwise pick (issue 3, section 7).
 
-Run with ``python -m bench [--quick] [--only tracking|bulk|registry|monitoring|drift|router|ab|tuning|reports|widgets|s3]`` (``make bench``). Every
+Run with ``python -m bench [--quick] [--only tracking|bulk|registry|monitoring|drift|router|ab|tuning|reports|widgets|s3|spark]`` (``make bench``). Every
 area runs mlmm and its peers side by side in one process on the same generated data (numpy,
 seeded, in a temporary directory; nothing is downloaded), prints one table per area with
 medians and ratios against mlmm, and writes everything to ``bench/results/latest.json``.
@@ -12,6 +12,6 @@ in its own virtualenv ``.venv-evidently`` (it needs pandas < 3), never in ``.ven
 
 from __future__ import annotations
 
-AREAS = ("tracking", "bulk", "registry", "monitoring", "drift", "router", "ab", "tuning", "reports", "widgets", "s3")
+AREAS = ("tracking", "bulk", "registry", "monitoring", "drift", "router", "ab", "tuning", "reports", "widgets", "s3", "spark")
 
 __all__ = ["AREAS"]

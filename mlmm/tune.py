@@ -221,11 +221,12 @@ def adaptive(ws: Workspace, model: str, version: str | None = None, *, last: str
 
 
 # ----------------------------------------------------------------------------- grid search
-def _evaluate_detector(params: Mapping[str, Any], *, path: str, base: Mapping[str, Any], since: str,
-                       until: str) -> dict[str, Any]:
+def _evaluate_detector(params: Mapping[str, Any], *, base: Mapping[str, Any], since: str, until: str,
+                       path: str | None = None, data: pl.DataFrame | None = None) -> dict[str, Any]:
     """Score one parameter point on the tuning days (a top-level function: it runs in a
-    worker process)."""
-    jobs = pl.read_parquet(path)
+    worker process). The jobs come from a file on this machine (``path``) or with the call
+    (``data``, for workers on other machines)."""
+    jobs = data if data is not None else pl.read_parquet(path)
     detector = QueueAnomalyDetector.from_config(base, **dict(params))
     out = detector.predict(jobs)
     window = out.filter((pl.col("timestamp") >= to_utc(since)) & (pl.col("timestamp") < to_utc(until)))
@@ -244,6 +245,8 @@ def grid_search_detector(
     warmup_days: int = 3,
     until: Any = None,
     n_jobs: int = 1,
+    executor: Any = None,
+    scheduler: str | None = None,
     random: int | None = None,
     min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
     apply: bool = False,
@@ -258,6 +261,11 @@ def grid_search_detector(
     days ending at ``until`` (default: the newest prediction): the first days only fill the
     detector's windows, parameters are ranked by F1 on the tuning days, and the best is
     compared with the version's current configuration on the held-out days that follow.
+
+    Where the points run: ``n_jobs`` worker processes here, or a cluster through ``executor``
+    (e.g. ``dask.distributed.Client(...).get_executor()``) or ``scheduler="tcp://host:8786"``,
+    as :func:`mlmm.tuning.grid_search`. On a cluster the tuning data travels with the search
+    (once per Dask worker) instead of through a temporary file. The result is the same.
     """
     from .monitor import last_prediction_time
 
@@ -286,9 +294,11 @@ def grid_search_detector(
     with tempfile.TemporaryDirectory(prefix="mlmm-grid-") as tmp:
         path = str(Path(tmp) / "jobs.parquet")
         jobs.write_parquet(path)
-        evaluate = functools.partial(_evaluate_detector, path=path, base=base, since=tune_start.isoformat(),
-                                     until=hold_start.isoformat())
-        ranked = T.grid_search(evaluate, grid, n_jobs=n_jobs, random=random, seed=seed, progress=progress)
+        remote = {"data": jobs} if executor is not None or scheduler is not None else {"path": path}
+        evaluate = functools.partial(_evaluate_detector, base=base, since=tune_start.isoformat(),
+                                     until=hold_start.isoformat(), **remote)
+        ranked = T.grid_search(evaluate, grid, n_jobs=n_jobs, executor=executor, scheduler=scheduler, random=random,
+                               seed=seed, progress=progress)
         best_params = {k: ranked.row(0, named=True)[k] for k in grid}
         hold = functools.partial(_evaluate_detector, path=path, base=base, since=hold_start.isoformat(),
                                  until=end.isoformat())

@@ -1178,6 +1178,8 @@ def grid_search(
     grid: Mapping[str, Sequence[Any]],
     *,
     n_jobs: int = 1,
+    executor: Any = None,
+    scheduler: str | None = None,
     random: int | None = None,
     seed: int | None = 0,
     progress: bool | Callable[[int, int], None] = True,
@@ -1197,6 +1199,15 @@ def grid_search(
     ``functools.partial`` of one (not a lambda, nor a function defined in a notebook).
     ``n_jobs=-1`` uses every CPU. Results are collected by point, so the table is identical for any
     ``n_jobs`` as long as ``evaluate`` is deterministic (only ``seconds`` differs).
+
+    On a cluster: ``executor`` runs the points on any ``concurrent.futures.Executor``-like object
+    (``submit(fn, *args)`` returning a ``concurrent.futures.Future``), for instance a Dask cluster's
+    ``dask.distributed.Client(...).get_executor()``; a ``Client`` itself is accepted too. It is
+    used, not shut down. ``scheduler="tcp://host:8786"`` connects a ``dask.distributed.Client``
+    for the call and closes it afterwards (``pip install 'mlmm[dask]'``). On Dask, ``evaluate`` is
+    scattered once (``Client.scatter``), so the data it carries reaches each worker once rather
+    than with every point; the workers need mlmm (and whatever ``evaluate`` imports) installed.
+    The table is the same as with ``n_jobs=1`` or the process pool; leave ``n_jobs`` at 1.
 
     Parameters
     ----------
@@ -1236,6 +1247,13 @@ def grid_search(
         raise ValidationError(f"evaluate={evaluate!r}: expected a function params -> dict with a 'score'")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
         raise ValidationError(f"n_jobs={n_jobs!r}: expected an integer >= 1 or -1 (every CPU)")
+    if executor is not None and scheduler is not None:
+        raise ValidationError(f"executor={executor!r} and scheduler={scheduler!r}: expected one of them")
+    if (executor is not None or scheduler is not None) and n_jobs != 1:
+        raise ValidationError(f"n_jobs={n_jobs!r} with an executor or scheduler: expected n_jobs=1"
+                              " (the cluster decides how many points run at once)")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise ValidationError(f"executor={executor!r}: expected a concurrent.futures.Executor-like object with submit()")
     indexed = _grid_points(grid, random, seed)
     points = [params for _, params in indexed]
     names = list(points[0])
@@ -1243,22 +1261,22 @@ def grid_search(
     workers = min(workers, len(points))
     bar = _Progress(progress, len(points))
     results: list[tuple[dict[str, Any], float] | None] = [None] * len(points)
-    if workers <= 1:
+    if scheduler is not None:
+        client = _dask_client(scheduler)
+        try:
+            _run_all(client, evaluate, points, results, bar)
+        finally:
+            client.close()
+    elif executor is not None:
+        _run_all(executor, evaluate, points, results, bar)
+    elif workers <= 1:
         for i, params in enumerate(points):
             results[i] = _run_point(evaluate, params)
             bar.step()
     else:
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_run_point, evaluate, params): i for i, params in enumerate(points)}
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    results[futures[future]] = future.result()
-                    bar.step()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+            _run_all(pool, evaluate, points, results, bar)
     records = []
     for (index, params), item in zip(indexed, results, strict=True):
         assert item is not None
@@ -1269,6 +1287,49 @@ def grid_search(
         ["_key", "point"], descending=[maximize, False]).drop("_key")
     log.debug("grid search: %d points, best %s", len(points), order.row(0, named=True))
     return order.with_row_index("rank", offset=1)
+
+
+def _dask_client(scheduler: str) -> Any:
+    """A ``dask.distributed.Client`` connected to ``scheduler`` (``tcp://host:port``)."""
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ValidationError(f"scheduler={scheduler!r}: expected the address of a Dask scheduler, e.g. 'tcp://host:8786'")
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise ValidationError(f"scheduler={scheduler!r}: needs dask.distributed: pip install 'mlmm[dask]'") from exc
+    try:
+        return Client(scheduler.strip())
+    except OSError as exc:
+        raise ValidationError(f"scheduler={scheduler!r}: cannot connect ({exc}); expected a running Dask scheduler") from None
+
+
+def _dask(executor: Any) -> tuple[Any, Any] | None:
+    """(client, executor) when ``executor`` is a Dask ``Client`` or the executor of one."""
+    if not type(executor).__module__.startswith("distributed"):
+        return None
+    if hasattr(executor, "get_executor"):  # a Client
+        return executor, executor.get_executor()
+    client = getattr(executor, "_client", None)  # distributed.cfexecutor.ClientExecutor
+    return (client, executor) if client is not None else None
+
+
+def _run_all(executor: Any, evaluate: Callable[[dict[str, Any]], Mapping[str, Any]], points: list[dict[str, Any]],
+             results: list[tuple[dict[str, Any], float] | None], bar: _Progress) -> None:
+    """Submit every point to ``executor`` and collect the results by point as they finish."""
+    task: Any = evaluate
+    dask = _dask(executor)
+    if dask is not None:
+        client, executor = dask
+        task = client.scatter(evaluate, hash=False)  # resolved on the worker: its data travels once per worker
+    futures = {executor.submit(_run_point, task, params): i for i, params in enumerate(points)}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.step()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def _records_frame(records: list[dict[str, Any]], names: list[str]) -> pl.DataFrame:
