@@ -15,8 +15,11 @@ Spark                       local engine                              result
                             caches per day)                           :func:`read_counts`
 ==========================  ========================================  =====================================
 
-Spark does the scanning, the label join and the grouping on the cluster; the driver receives a
-few hundred rows of counts and turns them into results with the local engine's own code
+Spark does the scanning, the label join and the grouping on the cluster. Like the local engine it
+reads a day's predictions with their labels already joined from ``cache/labelled/`` when that
+file's signature still matches the day's files (the file ``log_labels`` writes), and joins the
+day itself otherwise. The driver receives a few hundred rows of counts and turns them into
+results with the local engine's own code
 (:func:`mlmm.monitor._metrics_from_counts` for metrics and Wilson intervals, the drift module's
 test functions for the statistics), so the two engines cannot drift apart in their formulas.
 
@@ -72,7 +75,7 @@ from . import feature_drift as FD
 from . import monitor as M
 from . import predictions as P
 from ._util import parse_duration, to_utc
-from .errors import ValidationError
+from .errors import MlmmError, ValidationError
 from .version import Version
 
 if TYPE_CHECKING:
@@ -120,7 +123,7 @@ def session(
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ValidationError("mlmm.spark needs PySpark: pip install 'mlmm[spark]' (and Java 17 or newer)") from exc
+        raise MlmmError("mlmm.spark needs PySpark: pip install 'mlmm[spark]' (and Java 17 or newer)") from exc
     if not isinstance(shuffle_partitions, int) or isinstance(shuffle_partitions, bool) or shuffle_partitions < 1:
         raise ValidationError(f"shuffle_partitions={shuffle_partitions!r}: expected a positive integer")
     conf: dict[str, Any] = {
@@ -294,32 +297,62 @@ def _log(
     columns: Mapping[str, pl.DataType] | None = None,
 ) -> SparkFrame | None:
     """The log of ``model`` in ``[since, until)`` (one version or all) as a Spark frame, late labels
-    joined exactly as :func:`mlmm.predictions.read_predictions` joins them; None without files."""
+    joined exactly as :func:`mlmm.predictions.read_predictions` joins them; None without files.
+
+    Per day, as the local engine: a day without labels is a plain scan; a day whose joined file
+    in ``cache/labelled/`` matches the signature of its files is read from it (the join is done);
+    other days are joined here. Labels that may belong to any day are applied on top.
+    """
     F = _F()
     days = _days(ws, model, since, until)
     if not days:
         return None
     wanted: dict[str, pl.DataType] = {c: P.BASE_SCHEMA[c] for c in _LOG_COLUMNS} | dict(columns or {})
-    df = _scan(spark, [f for _, files in days for f in files], wanted, meta=labels)
-    if version is not None:
-        df = df.where(F.col("version") == str(Version.parse(version)))
-    if since is not None:
-        df = df.where(F.col("timestamp") >= F.lit(since))
-    if until is not None:
-        df = df.where(F.col("timestamp") < F.lit(until))
-    if not labels:
+
+    def window(df: SparkFrame) -> SparkFrame:
+        if version is not None:
+            df = df.where(F.col("version") == str(Version.parse(version)))
+        if since is not None:
+            df = df.where(F.col("timestamp") >= F.lit(since))
+        if until is not None:
+            df = df.where(F.col("timestamp") < F.lit(until))
         return df
-    # labels stored under their predictions' day join that day's predictions only
-    df = df.withColumn("_day", F.regexp_extract("_file", r"/date=([^/]+)/[^/]*$", 1)).drop("_file", "_row")
-    day_files = [f for d, _ in days for f in P._day_label_files(ws, model, d)]
-    if day_files:
-        latest = _latest_labels(spark, day_files, ["_dir", "prediction_id"], []).withColumnRenamed("_dir", "_day")
-        df = (df.join(latest, ["_day", "prediction_id"], "left")
-              .withColumn("actual", F.coalesce("_label", "actual"))
-              .withColumnRenamed("_lat", "labeled_at").withColumnRenamed("_ling", "_arrived").drop("_label"))
-    else:
-        df = (df.withColumn("labeled_at", F.lit(None).cast("timestamp"))
-              .withColumn("_arrived", F.lit(None).cast("timestamp")))
+
+    if not labels:
+        return window(_scan(spark, [f for _, files in days for f in files], wanted))
+    plain: list[Path] = []
+    cached: list[Path] = []
+    live: list[tuple[list[Path], list[Path]]] = []
+    for d, files in days:
+        lfiles = P._day_label_files(ws, model, d)
+        if not lfiles:
+            plain += files
+            continue
+        joined = P._labelled_dir(ws, model, d) / f"joined-{P._signature(files + lfiles)}.parquet"
+        if joined.exists():
+            cached.append(joined)
+        else:
+            live.append((files, lfiles))
+    never = F.lit(None).cast("timestamp")
+    parts = []
+    if plain:
+        parts.append(window(_scan(spark, plain, wanted)).withColumn("labeled_at", never).withColumn("_arrived", never))
+    if cached:
+        stamp = pl.Datetime("us", "UTC")
+        df = _scan(spark, cached, wanted | {"labeled_at": stamp, P._LABEL_ARRIVAL: stamp})
+        parts.append(window(df).withColumnRenamed(P._LABEL_ARRIVAL, "_arrived"))
+    if live:
+        # labels stored under their predictions' day join that day's predictions only
+        df = window(_scan(spark, [f for files, _ in live for f in files], wanted, meta=True))
+        df = df.withColumn("_day", F.regexp_extract("_file", r"/date=([^/]+)/[^/]*$", 1)).drop("_file", "_row")
+        latest = _latest_labels(spark, [f for _, lfiles in live for f in lfiles], ["_dir", "prediction_id"], [])
+        parts.append(df.join(latest.withColumnRenamed("_dir", "_day"), ["_day", "prediction_id"], "left")
+                     .withColumn("actual", F.coalesce("_label", "actual"))
+                     .withColumnRenamed("_lat", "labeled_at").withColumnRenamed("_ling", "_arrived")
+                     .drop("_label", "_day"))
+    df = parts[0]
+    for part in parts[1:]:
+        df = df.unionByName(part)
     # labels that can belong to any day (they came before their prediction, or an older layout):
     # they replace a day's label only when later (labeled_at, then arrival; a tie goes to them)
     loose = P._loose_label_files(ws, model)
@@ -334,7 +367,7 @@ def _log(
               .withColumn("actual", F.when(newer, F.col("_label")).otherwise(F.col("actual")))
               .withColumn("labeled_at", F.when(newer, F.col("_lat")).otherwise(have))
               .drop("_label", "_lat", "_ling"))
-    return df.drop("_day", "_arrived")
+    return df.drop("_arrived")
 
 
 # ----------------------------------------------------------------------------- counting

@@ -196,12 +196,22 @@ def test_the_label_join_reproduces_read_predictions(spark, tmp_path):
     try:
         assert P._loose_label_files(ws, "m") and len(P._visible_files(ws.labels_dir / "model_name=m" / "2026-01-05")) >= 3
         cols = ["prediction_id", "version", "timestamp", "prediction", "actual", "confidence", "labeled_at", "x"]
-        for version, since, until in ((None, None, None), ("1.1.0", dt.datetime(2026, 1, 6, 5, tzinfo=UTC), None),
-                                      (None, dt.datetime(2026, 1, 7, tzinfo=UTC), dt.datetime(2026, 1, 8, 12, tzinfo=UTC))):
-            local = P.read_predictions(ws, "m", version, since, until).select(cols).collect().sort("prediction_id", "timestamp")
-            frame = S._log(spark, ws, "m", version, since, until, columns={"x": pl.String()})
-            got = S._collect(frame.select(*cols)).sort("prediction_id", "timestamp")
-            assert local.height > 5 and got.equals(local.with_columns(pl.col("labeled_at").dt.cast_time_unit("us")))
+
+        def same_rows(*windows: tuple) -> None:
+            for version, since, until in windows or ((None, None, None),):
+                local = P.read_predictions(ws, "m", version, since, until).select(cols).collect().sort("prediction_id", "timestamp")
+                frame = S._log(spark, ws, "m", version, since, until, columns={"x": pl.String()})
+                got = S._collect(frame.select(*cols)).sort("prediction_id", "timestamp")
+                assert local.height > 5 and got.equals(local.with_columns(pl.col("labeled_at").dt.cast_time_unit("us")))
+
+        same_rows((None, None, None), ("1.1.0", dt.datetime(2026, 1, 6, 5, tzinfo=UTC), None),
+                  (None, dt.datetime(2026, 1, 7, tzinfo=UTC), dt.datetime(2026, 1, 8, 12, tzinfo=UTC)))
+        # (above: every labelled day read from its joined file in cache/labelled/)
+        P.log_predictions(ws, {"prediction_id": ["new"], "version": ["1.0.0"], "prediction": [1],
+                               "timestamp": ["2026-01-05T23:00:00Z"], "x": ["low"]}, model="m")
+        same_rows()  # that day's joined file is stale now: joined by Spark, the other days still cached
+        shutil.rmtree(ws.path / "cache")
+        same_rows()  # every day joined by Spark
         picked = dict(P.read_predictions(ws, "m").select("prediction_id", "actual").collect().rows())
         assert (picked["p5"], picked["p20"], picked["p21"], picked["early"], picked["later"], picked["p30"],
                 picked["p31"]) == (0, 1, 0, 0, 1, 0, 1)
