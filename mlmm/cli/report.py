@@ -28,12 +28,24 @@ app = typer.Typer(help="Report notebooks: run them with Papermill, list the runs
 
 
 def _value(text: str) -> Any:
-    """A -p value as Python would read it (numbers, True/False, None, quoted text), else text."""
+    """A -p value: a plain Python literal (a number, True/False/None, a quoted string, a list or
+    dict of plain values), true/false/none in any case, else the text itself.
+
+    Never evaluated into anything else: text that reads as a literal of another type (bytes
+    ``b'...'``, a tuple, a set, a complex number, ``...``, a dict with non-str keys, an
+    infinite float such as ``1e999``) stays the str it was typed as, and the type check
+    against the notebook's default decides whether that is acceptable.
+    """
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+        value = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         low = text.strip().lower()
         return {"true": True, "false": False, "none": None}.get(low, text)
+    try:
+        R.check_parameter("value", value)
+    except ValidationError:
+        return text
+    return value
 
 
 def _pairs(tokens: list[str]) -> dict[str, Any]:
