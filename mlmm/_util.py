@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import getpass
 import json
 import os
 import re
-import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ValidationError
+from .errors import StorageError, ValidationError
 
 UTC = _dt.UTC
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# used with fullmatch: "$" with match() also matches before a trailing newline, so "m\n" got through
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$")
 _DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -116,7 +117,7 @@ def check_name(name: Any, field: str = "model_name") -> str:
     ...
     mlmm.errors.ValidationError: model_name='../x': expected 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit
     """
-    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
         raise ValidationError(
             f"{field}={name!r}: expected 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit"
         )
@@ -124,7 +125,7 @@ def check_name(name: Any, field: str = "model_name") -> str:
 
 
 def is_valid_name(name: Any) -> bool:
-    return isinstance(name, str) and bool(_NAME_RE.match(name)) and ".." not in name
+    return isinstance(name, str) and bool(_NAME_RE.fullmatch(name)) and ".." not in name
 
 
 def current_actor(actor: str | None = None) -> str:
@@ -144,19 +145,58 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _create_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new hidden ``.<name>.<random>.tmp`` beside the target, created with mode 0o666 so
+    that the process umask (or the folder's default ACL) decides who may read it, as for any
+    file the user creates: group-readable under the usual 0o022 / 0o002. ``tempfile.mkstemp``
+    would make it 0o600, unreadable to the teammates sharing the workspace."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            return os.open(tmp, _CREATE_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free temporary name for {name}")
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
+
+    The file gets the mode ``0o666 & ~umask`` (``0o644`` under the usual umask, ``0o664``
+    under ``0o002``), like any file the user creates. With ``durable`` the data and the
+    directory entry are fsynced before returning. An OS error (no permission, read-only or
+    full file system) raises :class:`~mlmm.errors.StorageError` naming ``path``; the old file,
+    if any, is left as it was and no temporary file remains.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     atomic_write_bytes(Path(tmp) / "a.txt", b"hello")
+    ...     print((Path(tmp) / "a.txt").read_bytes(), [p.name for p in Path(tmp).iterdir()])
+    b'hello' ['a.txt']
+    """
+    path = Path(path)
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(path.parent, path.name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        raise StorageError.from_os_error(exc, path, action="write") from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         raise
     if durable:
         fsync_dir(path.parent)
@@ -167,6 +207,8 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def fsync_dir(path: Path) -> None:
+    """Make the renames and new files in the directory ``path`` durable; best effort (some
+    file systems cannot fsync a directory, and a read-only one has nothing to flush)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

@@ -7,7 +7,7 @@ A workspace may hold an ``mlmm.toml``::
     every = "15m"            # how often the job is due (5m, 1h, 1d, ...)
     enabled = true
     auto_apply = false       # perform the decisions the job's reports reach (deploy, roll back, ...)
-    parameters = { window = "24h" }   # passed to the job's notebook
+    parameters = { window = "24h" }   # passed to the job's notebook: str, int, float, bool, arrays, tables
 
     [retraining]
     max_age = "7d"           # seed 002 retraining_schedule_days
@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._util import parse_duration
-from .errors import ValidationError
+from .errors import StorageError, ValidationError
+from .reports import check_parameter
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -92,6 +93,19 @@ def _env_key(job: str) -> str:
     return job.upper().replace("-", "_")
 
 
+def _read(file: Path) -> str | None:
+    """The text of ``mlmm.toml``, None when there is none; a file this user cannot read (a
+    teammate's, mode 0600) raises :class:`~mlmm.errors.StorageError` naming it."""
+    try:
+        return file.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a TOML file") from None
+    except OSError as exc:
+        raise StorageError.from_os_error(exc, file, action="read") from None
+
+
 def config_sources(path: str | Path, environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The effective configuration of the workspace at ``path`` and, per ``section.key``,
     where it came from (``default``, ``mlmm.toml`` or the environment variable's name)."""
@@ -99,9 +113,10 @@ def config_sources(path: str | Path, environ: Mapping[str, str] | None = None) -
     conf: dict[str, Any] = {"schedule": copy.deepcopy(DEFAULT_JOBS), "retraining": _retraining_defaults()}
     source: dict[str, str] = {}
     file = Path(path) / CONFIG_FILE
-    if file.exists():
+    text = _read(file)
+    if text is not None:
         try:
-            data = tomllib.loads(file.read_text())
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValidationError(f"{file}: not valid TOML ({exc})") from exc
         unknown = set(data) - {"schedule", "retraining"}
@@ -199,6 +214,8 @@ def _validate_jobs(conf: dict[str, Any], file: Path) -> None:
         values.setdefault("parameters", {})
         if not isinstance(values["parameters"], dict):
             raise ValidationError(f"{where} parameters={values['parameters']!r}: expected a table")
+        for name, value in values["parameters"].items():  # plain data only: they become notebook code
+            check_parameter(name, value, prefix=f"{where} ")
         has_nb, has_task = bool(values.get("notebook")), bool(values.get("task"))
         if has_nb == has_task:
             raise ValidationError(f"{where} in {file}: expected exactly one of notebook = \"...\" or task = \"...\"")

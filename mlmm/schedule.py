@@ -122,9 +122,10 @@ def _due(started: _dt.datetime, every: _dt.timedelta, when: _dt.datetime) -> boo
     return when >= started + every - min(every / 10, _dt.timedelta(minutes=1))
 
 
-def _lock_path(ws: Workspace, name: str) -> Path:
+def _lock_path(ws: Workspace, name: str, *, create: bool = True) -> Path:
     d = ws.path / "locks"
-    d.mkdir(exist_ok=True)
+    if create:
+        d.mkdir(exist_ok=True)
     return d / f"schedule-{name}.lock"
 
 
@@ -156,9 +157,9 @@ def _try_lock(path: Path, *, wait: float = 1.0) -> Iterator[bool]:
 def _is_locked(path: Path) -> bool:
     if not path.exists():
         return False
-    with open(path, "a+") as fh:
+    with open(path, "rb") as fh:  # read-only: a teammate's read-only workspace can be inspected
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(fh, fcntl.LOCK_UN)
@@ -175,7 +176,7 @@ def status(ws: Workspace, *, at: Any = None) -> pl.DataFrame:
         info = last.get(job.name, {})
         started = info.get("started", {}).get("ts")
         finished = info.get("finished", {})
-        running = _is_locked(_lock_path(ws, job.name))
+        running = _is_locked(_lock_path(ws, job.name, create=False))
         st = "running" if running else finished.get("status") if finished else None
         if not running and started is not None and (not finished or finished["ts"] < started):
             st = "interrupted"

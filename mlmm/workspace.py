@@ -21,12 +21,20 @@ connection is therefore opened on first use, kept for a burst of operations, and
 another process holds the file, opening retries with backoff for up to ``lock_timeout`` seconds
 and then raises :class:`~mlmm.errors.WorkspaceLockedError` naming the holder. An analyst's
 notebook therefore holds the lock only while it is actually working.
+
+A workspace that this user cannot write (a teammate's directory, a read-only mount) can still
+be inspected: when the registry file, its directory or the file system is not writable, the
+registry is opened read-only (and must then have the current schema: migrating needs write
+access once). Changes then raise :class:`~mlmm.errors.StorageError` ("workspace ... is
+read-only: ..."); so does a write that the OS refuses (a full disk, a permission), naming the
+registry and the OS error. DuckDB rolls the failed transaction back: the registry is as before.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -41,7 +49,7 @@ import duckdb
 
 from ._storage import ObjectPath, StoragePath, is_url, parse_url, url_scheme
 from ._util import atomic_write_json, current_actor, naive_utc, now
-from .errors import WorkspaceError, WorkspaceLockedError
+from .errors import StorageError, WorkspaceError, WorkspaceLockedError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -251,6 +259,7 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 DEFAULT_SETTINGS: dict[str, Any] = {
     "retention_days": 30,  # seed 000 "Retention: Performance-Daten 30 Tage aufbewahren"
     "max_future_seconds": 86400,  # a prediction more than a day in the future is rejected
+    "min_timestamp": "2000-01-01T00:00:00Z",  # an older timestamp is a bug (epoch 0, ms read as s): quarantined
 }
 
 _STORAGE_FILE = "storage.json"  # in the registry directory of a workspace on object storage
@@ -261,9 +270,11 @@ def _stored(folder: Path) -> dict[str, str] | None:
     if the folder is the registry directory of a workspace on object storage."""
     try:
         record = json.loads((folder / _STORAGE_FILE).read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise StorageError.from_os_error(exc, folder / _STORAGE_FILE, action="read") from None
+    except ValueError as exc:
         raise WorkspaceError(f"workspace={folder}: {_STORAGE_FILE} cannot be read: {exc}; expected {{\"url\": \"s3://...\"}}") from None
     url = record.get("url") if isinstance(record, dict) else None
     if not is_url(url):
@@ -303,6 +314,65 @@ def _open_bucket(url: str) -> ObjectPath:
 
 
 _LOCK_HOLDER_RE = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+# the OS errors DuckDB reports in its messages ("Could not write file ...: No space left on device")
+_OS_ERRORS = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Read-only file system": errno.EROFS,
+    "Permission denied": errno.EACCES,
+    "Operation not permitted": errno.EPERM,
+}
+_READ_ONLY_MODE = "attached in read-only mode"
+# the DuckDB errors that report a failed file operation (a failed COMMIT is a TransactionException)
+_FILE_ERRORS = (duckdb.IOException, duckdb.TransactionException, duckdb.FatalException)
+_FILE_IN_MESSAGE_RE = re.compile(r'file "([^"]+)"')
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _os_error_in(message: str) -> int | None:
+    for text, number in _OS_ERRORS.items():
+        if text in message:
+            return number
+    return None
+
+
+def _writable(path: Path) -> tuple[str, int] | None:
+    """Why ``path`` cannot be written (``(reason, errno)``), or None when it can."""
+    try:
+        read_only_fs = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows) or no such path
+        read_only_fs = False
+    if read_only_fs:
+        return f"{path}: {os.strerror(errno.EROFS)}", errno.EROFS
+    if not os.access(path, os.W_OK):
+        try:
+            st = path.stat()
+            owner = f" (owner uid {st.st_uid}, mode {st.st_mode & 0o7777:04o})"
+        except OSError:
+            owner = ""
+        return f"{path}: {os.strerror(errno.EACCES)}{owner}", errno.EACCES
+    return None
+
+
+def _read_only_reason(path: Path) -> tuple[str, int] | None:
+    """Why the registry file ``path`` must be opened read-only (``(reason, errno)``), or None.
+
+    DuckDB writes the file and, beside it, ``<name>.wal``: both the file and its directory
+    must be writable. A registry that does not exist yet is never read-only (creating it
+    fails with the OS error instead).
+    """
+    if not path.exists():
+        return None
+    for target in (path, path.parent, path.with_name(path.name + ".wal")):
+        if target.exists():
+            why = _writable(target)
+            if why is not None:
+                return why
+    return None
 
 
 def default_workspace_path() -> Path | str:
@@ -345,6 +415,9 @@ class _RegistryConnection:
         self._reaper: threading.Thread | None = None
         self._migrated = False
         self.opens = 0  # how many times the file was opened (for tests and `workspace info`)
+        # why the open connection is read-only ((reason, errno)), None when it is read-write
+        self.read_only: tuple[str, int] | None = None
+        self._broken = False
 
     # -- public -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -356,6 +429,13 @@ class _RegistryConnection:
             self._depth += 1
             try:
                 yield self._con
+            except duckdb.Error as exc:
+                if isinstance(exc, duckdb.FatalException):
+                    self._broken = True  # DuckDB invalidated this instance: reopen next time
+                mapped = self._storage_error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
             finally:
                 self._release()
 
@@ -381,9 +461,59 @@ class _RegistryConnection:
             self._close()
 
     # -- internals --------------------------------------------------------------------------
+    def _storage_error(self, exc: BaseException, *, action: str = "write") -> StorageError | None:
+        """A one-line :class:`StorageError` for a DuckDB error that comes from the file system
+        (a full disk, a permission, a read-only file system) or from writing to a registry
+        opened read-only; None for any other error. The causes are searched too: a failed
+        COMMIT followed by a failed ROLLBACK reports the ROLLBACK."""
+        seen: BaseException | None = exc
+        for _ in range(6):
+            if seen is None:
+                break
+            message = " ".join(str(seen).split())
+            if isinstance(seen, duckdb.Error) and _READ_ONLY_MODE in message:
+                reason, number = self.read_only or (f"{self.path}: opened read-only", errno.EROFS)
+                return StorageError(
+                    f"workspace {self.path.parent} is read-only: {reason}; this change was not recorded"
+                    f" (reading works); {StorageError.advice(number)}",
+                    self.path, number,
+                )
+            number = _os_error_in(message) if isinstance(seen, _FILE_ERRORS) else None
+            if number is not None:
+                match = _FILE_IN_MESSAGE_RE.search(message)
+                file = match.group(1) if match else str(self.path)
+                target = "" if file == str(self.path) else f" {file}"
+                rolled_back = "; this change was not recorded" if "commit" in message.lower() else ""
+                return StorageError(
+                    f"registry={self.path}: cannot {action}{target}: {os.strerror(number)}{rolled_back};"
+                    f" {StorageError.advice(number, access='read' if action in ('read', 'open') else 'write')}",
+                    self.path, number,
+                )
+            seen = seen.__cause__ or seen.__context__
+        return None
+
+    def _remove_failed_creation(self) -> None:
+        """DuckDB creates the file before it writes its header: a creation that failed (a full
+        disk) leaves an empty file that no later open accepts. Remove it if it is still empty."""
+        with contextlib.suppress(OSError):
+            if self.path.stat().st_size == 0:
+                self.path.unlink()
+
+    def _empty_hint(self) -> str:
+        with contextlib.suppress(OSError):
+            if self.path.stat().st_size == 0:
+                return ("; the file is empty (its creation failed, e.g. on a full disk): expected a DuckDB file"
+                        " (delete the empty file to start anew)")
+        return ""
+
     def _release(self) -> None:
         self._depth -= 1
         if self._depth:
+            return
+        if self._broken:
+            self._broken = False
+            with contextlib.suppress(duckdb.Error):
+                self._close()
             return
         if self.idle_seconds <= 0:
             self._close()
@@ -421,11 +551,24 @@ class _RegistryConnection:
         delay = 0.005
         while True:
             try:
-                con = duckdb.connect(str(self.path))
+                read_only = _read_only_reason(self.path)
+            except OSError as exc:  # the folder cannot even be searched
+                raise StorageError.from_os_error(exc, self.path, action="open") from None
+            existed = self.path.exists()
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only is not None)
             except duckdb.IOException as exc:
                 message = str(exc)
-                if "lock" not in message.lower():
-                    raise WorkspaceError(f"registry={self.path}: cannot open: {message}") from exc
+                # (not just "lock" in the text: the path may contain it, e.g. /srv/blocks/ws)
+                if not any(text in message for text in ("Could not set lock", "Conflicting lock")):
+                    mapped = self._storage_error(exc, action="open" if existed else "create")
+                    if not existed:
+                        self._remove_failed_creation()
+                    if mapped is not None:
+                        raise mapped from None
+                    raise WorkspaceError(
+                        f"registry={self.path}: cannot open: {_one_line(message)}{self._empty_hint()}"
+                    ) from exc
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     holder = None
@@ -445,10 +588,20 @@ class _RegistryConnection:
             except duckdb.Error as exc:
                 raise WorkspaceError(f"registry={self.path}: cannot open: {exc}") from exc
             self.opens += 1
+            self.read_only = read_only
             try:
                 # every open: the file may be new (a workspace rebuilt with --force) or migrated
                 # by a newer mlmm since; when it is current this is one cheap query
-                _migrate(con, self.path)
+                if read_only is None:
+                    _migrate(con, self.path)
+                else:
+                    _check_read_only_schema(con, self.path, read_only[0])
+            except duckdb.Error as exc:
+                con.close()
+                mapped = self._storage_error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
             except BaseException:
                 con.close()
                 raise
@@ -461,6 +614,7 @@ class _RegistryConnection:
         self._con = None
         self._depth = 0
         self._reaper = None
+        self._broken = False
 
 
 def _check_schema(con: duckdb.DuckDBPyConnection, path: Path) -> int:
@@ -472,6 +626,20 @@ def _check_schema(con: duckdb.DuckDBPyConnection, path: Path) -> int:
             f"({SCHEMA_VERSION}); expected an mlmm release that knows it (upgrade mlmm)"
         )
     return current
+
+
+def _check_read_only_schema(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> None:
+    """A registry opened read-only cannot be migrated: it must already be current."""
+    try:
+        current = _check_schema(con, path)
+    except duckdb.CatalogException:  # an empty file: no schema_version table
+        current = 0
+    if current < SCHEMA_VERSION:
+        raise WorkspaceError(
+            f"workspace {path.parent} is read-only ({reason}) and its registry has schema version {current},"
+            f" older than this mlmm's {SCHEMA_VERSION}; expected it migrated once by someone who may write it"
+            " (they open it with this mlmm), or the mlmm release that wrote it"
+        )
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -549,7 +717,11 @@ class Workspace:
                     f" apart; expected no registry for workspace={str(path)!r}"
                 )
             self.path = Path(path).expanduser().resolve()
-            if self.path.exists() and not self.path.is_dir():
+            try:
+                is_file = self.path.exists() and not self.path.is_dir()
+            except OSError as exc:  # a parent that this user cannot search
+                raise StorageError.from_os_error(exc, self.path, action="open") from None
+            if is_file:
                 raise WorkspaceError(f"workspace={self.path}: is a file; expected a directory")
             stored = _stored(self.path)
             url = stored["url"] if stored else None
@@ -562,17 +734,26 @@ class Workspace:
         folders = [self.path]
         if url is None:
             folders += [self.predictions_dir, self.labels_dir, self.quarantine_dir, self.imports_dir]
-        try:
-            for folder in folders:
-                folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WorkspaceError(f"workspace={self.path}: cannot create: {exc}") from exc
+        self._make_folders(folders)
         if url is not None and _stored(self.path) is None:
             atomic_write_json(self.path / _STORAGE_FILE,
                               {"url": url, "registry": self._registry_name, "created_at": now().isoformat()})
         self._conn = _LIVE.connection(self.registry_path, idle_seconds, lock_timeout)
         self._registry: Registry | None = None
         self._settings_cache: tuple[float, dict[str, Any]] | None = None
+
+    def _make_folders(self, folders: list[Any]) -> None:
+        """Create the workspace's folders. In a workspace this user may not write (a
+        teammate's, a read-only mount) a missing folder is left missing: it reads as empty."""
+        for folder in folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                existing = folder is not self.path and self.registry_path.exists()
+                if existing and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    log.debug("workspace %s: %s not created (%s); reading only", self.path, folder, exc.strerror)
+                    continue
+                raise StorageError.from_os_error(exc, folder, action="create") from exc
 
     def _registry_dir(self, url: str | os.PathLike[str], registry: str | os.PathLike[str] | None) -> Path:
         """The local directory of a workspace on object storage: ``registry`` or
@@ -668,6 +849,14 @@ class Workspace:
         self._conn.close()
 
     @property
+    def read_only(self) -> bool:
+        """True when this user cannot change the registry (the file, its directory or the file
+        system is not writable): reading works, changes raise :class:`~mlmm.errors.StorageError`."""
+        if self._conn.is_open:
+            return self._conn.read_only is not None
+        return _read_only_reason(self.registry_path) is not None
+
+    @property
     def lock_held(self) -> bool:
         """True while this process has the registry file open."""
         return self._conn.is_open
@@ -734,13 +923,15 @@ class Workspace:
         return sql(self, query, params)
 
     def info(self) -> dict[str, Any]:
-        """What the workspace holds: paths, schema version, counts, sizes."""
+        """What the workspace holds: paths, schema version, counts, sizes; ``read_only`` is
+        False, or why this user cannot change the registry."""
         with self._connect() as con:
             schema = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
             models, versions = con.execute(
                 "SELECT count(DISTINCT model_name), count(*) FROM versions"
             ).fetchone()
             events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            read_only = self._conn.read_only
 
         def _size(folder: StoragePath) -> tuple[int, int]:
             files = [p for p in folder.rglob("*.parquet") if not p.name.startswith(".")]
@@ -754,6 +945,7 @@ class Workspace:
             "log": self.url,
             "registry": str(self.registry_path),
             "schema_version": schema,
+            "read_only": read_only[0] if read_only else False,
             "models": models,
             "versions": versions,
             "events": events,

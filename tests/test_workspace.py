@@ -108,7 +108,7 @@ def test_reopen_does_not_migrate_twice(tmp_path: Path) -> None:
     ws.close()
     assert info["schema_version"] == SCHEMA_VERSION
     assert (info["models"], info["versions"], info["events"]) == (0, 0, 0)
-    assert info["settings"] == {"retention_days": 30, "max_future_seconds": 86400}
+    assert info["settings"] == {"retention_days": 30, "max_future_seconds": 86400, "min_timestamp": "2000-01-01T00:00:00Z"}
     con = duckdb.connect(str(tmp_path / "registry.duckdb"))
     try:
         assert con.execute("SELECT count(*) FROM schema_version").fetchone() == (SCHEMA_VERSION,)

@@ -39,6 +39,11 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except MlmmError as exc:
             raise fail(str(exc), EXIT_ERROR) from None
+        except Exception as exc:  # a full disk, a read-only folder: one line, not a traceback
+            message = _common.error_message(exc)
+            if message is None:
+                raise
+            raise fail(message, EXIT_ERROR) from None
 
 
 app = typer.Typer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import importlib.util
 import json
 import sys
@@ -117,6 +118,31 @@ def emit_mapping(data: dict[str, Any], as_json: bool, title: str | None = None) 
             value = ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
         table.add_row(key, _cell(value) if not isinstance(value, str) else value)
     console.print(table)
+
+
+def error_message(exc: BaseException) -> str | None:
+    """The one line to print for an error the commands do not raise on purpose but a person
+    must act on: an ``OSError`` (a file of a teammate's workspace this user cannot read, a
+    read-only folder, a full disk) becomes ``PATH: cannot read: Permission denied; expected
+    ...`` (see :class:`mlmm.errors.StorageError`). None for anything else (a bug: keep the
+    traceback). :class:`mlmm.MlmmError` messages are printed as they are."""
+    from ..errors import MlmmError, StorageError
+
+    if isinstance(exc, MlmmError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        # an OSError does not say whether it was reading or writing; these only come from writes
+        action = "write" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) else "access"
+        return str(StorageError.from_os_error(exc, action=action))
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.Error):  # e.g. a Parquet file it cannot open
+        from ..workspace import _os_error_in
+
+        text = " ".join(str(exc).split())
+        number = _os_error_in(text)
+        if number is not None:
+            return f"{text}; {StorageError.advice(number, access='access')}"
+    return None
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:

@@ -13,7 +13,7 @@ from ._common import ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, console, emit_m
 
 app = typer.Typer(help="The workspace: paths, sizes, settings.", no_args_is_help=True)
 
-_SETTABLE = {"retention_days", "max_future_seconds"}
+_SETTABLE = {"retention_days", "max_future_seconds", "min_timestamp"}
 
 
 @app.command()
@@ -24,9 +24,16 @@ def info(workspace_path: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command("set")
 def set_(key: str, value: str, reason: ReasonOpt = None, actor: ActorOpt = None, workspace_path: WorkspaceOpt = None) -> None:
-    """Change a setting: retention_days, max_future_seconds."""
+    """Change a setting: retention_days, max_future_seconds, min_timestamp (an ISO time)."""
     if key not in _SETTABLE:
         raise ValidationError(f"key={key!r}: expected one of {', '.join(sorted(_SETTABLE))}")
+    if key == "min_timestamp":
+        from .._util import to_utc
+
+        parsed = to_utc(value, key).isoformat()
+        workspace(workspace_path).set_setting(key, parsed, actor=actor, reason=reason)
+        console.print(f"{key} = {parsed}")
+        return
     parsed = parse_scalar(value)
     if isinstance(parsed, bool) or not isinstance(parsed, (int, float)) or parsed <= 0:
         raise ValidationError(f"{key}={value!r}: expected a positive number")
