@@ -346,6 +346,13 @@ def check(
     before ``current``). ``current``: ``last=24h`` (default, ending at ``until`` or now) or
     ``A..B``. ``drift_share`` defaults to the model's ``drift_share`` config, else 0.5. The
     result of every column is appended to the registry unless ``record=False``.
+
+    Raises
+    ------
+    ValidationError
+        "insufficient data: ..." when the current window or the reference has no rows, or no
+        column could be tested (every value missing, columns gone): that is no verdict, so
+        nothing is recorded and no "no drift" result is returned.
     """
     meta = ws.registry.get(model, version) if version else ws.registry.get_latest(model)
     version = str(Version.parse(version)) if version else None
@@ -363,16 +370,37 @@ def check(
         ref_data = _window_frame(ws, model, version, rs, ru, cols).drop("timestamp")
         ref_label = f"log {ref_label}"
         if ref_data.is_empty():
-            raise ValidationError(f"reference {ref_label}: no predictions of {model}; expected a window with data")
+            raise ValidationError(f"insufficient data: the reference {_span(ref_label, rs, ru)} has no predictions"
+                                  f" of {_who(model, version)}; expected a reference window with data")
+    if (ref_data.n_rows if isinstance(ref_data, D.ReferenceSketch) else ref_data.height) == 0:
+        raise ValidationError(f"insufficient data: the reference {ref_label} has no rows; expected a reference with data")
     cur = _window_frame(ws, model, version, s, u, cols).drop("timestamp")
+    if cur.is_empty():
+        raise ValidationError(f"insufficient data: the current window {_span(cur_label, s, u)} has no predictions"
+                              f" of {_who(model, version)}; expected at least one to compare with {ref_label}")
     share = drift_share if drift_share is not None else float(dict(meta.configuration).get("drift_share", 0.5))
     report = D.compare(ref_data, cur, columns=cols, tests=tests, thresholds=thresholds, correction=correction,
                        drift_share=share)
+    if report.n_tested == 0:
+        why = "; ".join(f"{c.column}: {c.details.get('reason', 'not tested')}" for c in report.columns)
+        raise ValidationError(f"insufficient data: none of the {len(report.columns)} column(s) could be tested in the"
+                              f" current window {_span(cur_label, s, u)} against {ref_label} ({why or 'no columns'});"
+                              " expected at least one column with values on both sides")
     check_id = f"drift-{uuid.uuid4().hex[:10]}"
     result = DriftCheck(check_id, model, version, ref_label, cur_label, s, u, report, record)
     if record:
         _record(ws, result, current_actor(actor))
     return result
+
+
+def _span(label: str, since: _dt.datetime, until: _dt.datetime) -> str:
+    """A window's label with its times, once: "last 24h (2026-01-01 00:00 to 2026-01-02 00:00 UTC)"."""
+    span = f"{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC"
+    return label if span in label else f"{label} ({span})"
+
+
+def _who(model: str, version: str | None) -> str:
+    return f"{model} {version}" if version else model
 
 
 def _record(ws: Workspace, result: DriftCheck, actor: str) -> None:

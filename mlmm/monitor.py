@@ -629,6 +629,9 @@ def compare_versions(ws: Workspace, model: str, version_a: str, version_b: str, 
     Newcombe interval and a two-proportion z-test p-value per proportion metric."""
     if not 0 < alpha < 1:
         raise ValidationError(f"alpha={alpha!r}: expected a number in (0, 1)")
+    if Version.parse(version_a, "version_a") == Version.parse(version_b, "version_b"):
+        raise ValidationError(f"version_a={version_a!r}, version_b={version_b!r}: the same version of {model};"
+                              " expected two different versions")
     wa = resolve_window(ws, model, version_a, **window_args)
     wb = resolve_window(ws, model, version_b, **window_args)
     ma = metrics(ws, model, window=wa, min_labelled=min_labelled)

@@ -234,6 +234,26 @@ def _evaluate_detector(params: Mapping[str, Any], *, base: Mapping[str, Any], si
     return {"score": scores["f1"], "precision": scores["precision"], "recall": scores["recall"]}
 
 
+def _detector_inputs(ws: Workspace, model: str, vname: str, config: Mapping[str, Any]) -> list[str]:
+    """The log columns the version's queue detector reads (its metrics and its group), or a
+    ValidationError naming the model when its configuration or its log is not a detector's."""
+    try:
+        detector = QueueAnomalyDetector.from_config(config)
+    except (TypeError, ValueError) as exc:  # ValidationError is a ValueError
+        raise ValidationError(f"model={model!r} version={vname!r}: its configuration does not describe a queue anomaly"
+                              f" detector ({exc}); expected a model such as queue-anomaly") from None
+    inputs = [*detector.metrics, detector.group]
+    schema = read_predictions(ws, model, with_labels=False).collect_schema()
+    missing = [c for c in inputs if c not in schema]
+    if missing:
+        also = "" if missing == inputs else f" (it reads {', '.join(inputs)})"
+        raise ValidationError(
+            f"model={model!r}: no queue anomaly detector to tune: its prediction log has no {', '.join(missing)}"
+            f" column(s){also}; expected a model that logs the detector's inputs, such as queue-anomaly"
+            " (`mlmm tune threshold` tunes the threshold of any model)")
+    return inputs
+
+
 def grid_search_detector(
     ws: Workspace,
     model: str = "queue-anomaly",
@@ -286,8 +306,13 @@ def grid_search_detector(
     hold_start = end - _dt.timedelta(days=holdout_days)
     tune_start = hold_start - _dt.timedelta(days=tune_days)
     start = tune_start - _dt.timedelta(days=warmup_days)
-    columns = ["timestamp", "actual", *QueueAnomalyDetector().metrics, "job_type"]
-    jobs = read_predictions(ws, model, since=start, until=end).select(columns).collect()
+    inputs = _detector_inputs(ws, model, vname, base)
+    window = read_predictions(ws, model, since=start, until=end)
+    if any(c not in window.collect_schema() for c in inputs):  # the columns exist in the log, not in this window
+        raise ValidationError(f"{model}: no predictions with the detector's columns between {start:%Y-%m-%d %H:%M} and"
+                              f" {end:%Y-%m-%d %H:%M} UTC; expected >= 100 labelled predictions in the tuning and"
+                              " held-out days")
+    jobs = window.select(["timestamp", "actual", *inputs]).collect()
     labelled = jobs.filter(pl.col("timestamp") >= tune_start).get_column("actual").is_not_null().sum()
     if labelled < 100:
         raise ValidationError(f"{model}: {labelled} labelled predictions in the tuning and held-out days; expected >= 100")

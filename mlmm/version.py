@@ -4,6 +4,10 @@
 pre-release identifiers compare numerically when numeric, else lexically, and numeric
 identifiers sort before alphanumeric ones (semver section 11). Build metadata
 (``+build.5``) is kept but ignored for ordering and equality, as the spec requires.
+
+MAJOR, MINOR and PATCH are at most ``MAX_PART = 2**31 - 1``: the registry stores them in
+DuckDB ``INTEGER`` columns (signed 32-bit), so a larger part could be parsed but never
+registered. The bound is checked here, so every version mlmm accepts can be stored.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from typing import Any
 
 from .errors import ValidationError
 
-__all__ = ["Version"]
+__all__ = ["MAX_PART", "Version"]
+
+MAX_PART = 2**31 - 1  # the registry's versions.major/minor/patch are DuckDB INTEGER (int32)
 
 _SEMVER_RE = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$",
     re.ASCII,  # semver digits are ASCII: "1\u0661.0.0" must not parse as 11.0.0
-)
+)  # used with fullmatch: "$" alone also matches before a trailing newline
 _PRERELEASE_RE = re.compile(r"^(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*$", re.ASCII)
 _BUILD_RE = re.compile(r"^[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*$", re.ASCII)
 
@@ -50,6 +56,10 @@ class Version:
         for field, value in (("major", major), ("minor", minor), ("patch", patch)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValidationError(f"{field}={value!r}: expected a non-negative integer")
+            if value > MAX_PART:
+                raise ValidationError(
+                    f"{field}={value}: expected an integer <= {MAX_PART} (2**31 - 1, what the registry can store)"
+                )
         if prerelease and not (isinstance(prerelease, str) and _PRERELEASE_RE.fullmatch(prerelease)):
             raise ValidationError(
                 f"prerelease={prerelease!r}: expected dot-separated identifiers of [0-9A-Za-z-],"
@@ -75,13 +85,20 @@ class Version:
     def parse(cls, value: str | Version, field: str = "version") -> Version:
         if isinstance(value, Version):
             return value
-        match = _SEMVER_RE.match(value.strip()) if isinstance(value, str) else None
+        match = _SEMVER_RE.fullmatch(value.strip()) if isinstance(value, str) else None
         if not match:
             raise ValidationError(
                 f"{field}={value!r}: expected a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD],"
                 " e.g. '1.0.0' or '2.0.0-rc.1'"
             )
         major, minor, patch, pre, build = match.groups()
+        for part, digits in (("major", major), ("minor", minor), ("patch", patch)):
+            # compare lengths first: int() refuses strings of more than 4300 digits with a ValueError
+            if len(digits) > len(str(MAX_PART)) or int(digits) > MAX_PART:
+                raise ValidationError(
+                    f"{field}={value!r}: {part}={digits} is too large; expected each of MAJOR, MINOR and PATCH"
+                    f" <= {MAX_PART} (2**31 - 1, what the registry can store)"
+                )
         return cls(int(major), int(minor), int(patch), pre, build)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import polars as pl
@@ -46,6 +47,8 @@ def sample_size(
     """Labelled predictions per version to detect a change from BASELINE."""
     if not 0 < baseline < 1:
         raise ValidationError(f"baseline={baseline!r}: expected a rate in (0, 1)")
+    if daily is not None and not (math.isfinite(daily) and daily > 0):  # 0 used to be ignored as "not given"
+        raise ValidationError(f"--daily={daily!r}: expected a finite number > 0 of eligible predictions per day")
     treatment = baseline * (1 + mde) if relative else baseline + mde
     plan = S.proportion_power(baseline, treatment, power=power, alpha=alpha, ratio=ratio, alternative=alternative,
                               method=method)
@@ -58,16 +61,20 @@ def sample_size(
                     "unpooled": "two-proportion z-test, unpooled variance (normal approximation)",
                     "arcsine": "Cohen's h with the arcsine transform"}.get(method, method),
     }
-    if daily:
+    if daily is not None:
         out["days"] = S.days_to_significance(plan, daily).days
     if as_json:
         emit_json(out)
         return
+    duration = ""
+    if daily is not None:
+        per_day = format(daily, ",.0f") if daily >= 1 else format(daily, "g")  # 0.5 a day is not "0"
+        duration = f"; about {out['days']} days at {per_day} predictions a day"
     console.print(
         f"{plan.required_a:,} labelled predictions for A and {plan.required_b:,} for B ({plan.required_total:,} in all)"
         f" to detect {baseline:.4g} -> {treatment:.4g} (absolute {treatment - baseline:+.4g},"
         f" relative {(treatment - baseline) / baseline:+.2%}) with power {power:.0%} at alpha {alpha:g} ({alternative});"
-        f" formula: {out['formula']}" + (f"; about {out['days']} days at {daily:,.0f} predictions a day" if daily else ""),
+        f" formula: {out['formula']}{duration}",
         markup=False)
 
 

@@ -84,7 +84,8 @@ def check(
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare a window with the reference, per column; exit 3 on dataset drift."""
+    """Compare a window with the reference, per column; exit 3 on dataset drift, 1 when a side
+    has no data (insufficient data: no verdict, nothing recorded)."""
     result = F.check(workspace(workspace_path), model, version, current=current, reference=reference, until=until,
                      columns=columns, tests=test, correction=correction, record=record, actor=actor)
     if as_json:
