@@ -51,6 +51,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _batch, _index
 from ._storage import ObjectPath, StoragePath, prefetch, storage_options
 from ._util import (
     UTC,
@@ -178,26 +179,31 @@ class LabelSummary:
     reasons: dict[str, int]
     examples: dict[str, str]
     unknown_examples: tuple[str, ...] = ()
+    conflicts: int = 0  # ids given different labels within this batch
+    conflict_examples: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def __repr__(self) -> str:
+        clash = f", {self.conflicts} ids with conflicting labels" if self.conflicts else ""
         return (
             f"<LabelSummary {self.model}: {self.accepted} accepted, {self.unknown_ids} for unknown predictions,"
-            f" {self.quarantined} quarantined>"
+            f" {self.quarantined} quarantined{clash}>"
         )
 
 
 # ----------------------------------------------------------------------------- input
-def _to_frame(data: Any) -> tuple[pl.DataFrame, str]:
-    """polars / pandas / pyarrow / dict-of-lists / path (CSV, Parquet, JSON lines) -> DataFrame."""
+def _to_frame(data: Any) -> tuple[pl.DataFrame, str, pl.DataFrame | None]:
+    """polars / pandas / pyarrow / dict-of-lists / path (CSV, Parquet, JSON lines) -> DataFrame,
+    its source, and the lines of a file that cannot be rows (quarantined: ``line``, ``raw``,
+    ``rule``, ``reason``) or None."""
     if isinstance(data, pl.LazyFrame):
-        return data.collect(), "lazyframe"
+        return data.collect(), "lazyframe", None
     if isinstance(data, pl.DataFrame):
-        return data, "dataframe"
+        return data, "dataframe", None
     if isinstance(data, (pa.Table, pa.RecordBatch)):
-        return pl.from_arrow(data), "arrow"  # type: ignore[return-value]
+        return pl.from_arrow(data), "arrow", None  # type: ignore[return-value]
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
         if not path.exists():
@@ -205,31 +211,118 @@ def _to_frame(data: Any) -> tuple[pl.DataFrame, str]:
         suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
         try:
             if suffix in (".parquet", ".pq"):
-                return pl.read_parquet(path), str(path)
-            if suffix in (".csv", ".csv.gz", ".tsv"):
+                return pl.read_parquet(path), str(path), None
+            if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
                 # read as text so a bad value is judged per row, then give features their types back
-                text = pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema=False)
-                return _typed_text_features(text), str(path)
+                text, rejects = _read_csv(path, "\t" if suffix.startswith(".tsv") else ",")
+                return _typed_text_features(text), str(path), rejects
             if suffix in (".jsonl", ".ndjson", ".json"):
-                return pl.read_ndjson(path, infer_schema_length=None), str(path)
-        except pl.exceptions.PolarsError as exc:
+                frame, rejects = _read_jsonl(path)
+                return frame, str(path), rejects
+        except (pl.exceptions.PolarsError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise ValidationError(f"file={str(path)!r}: cannot be read as {suffix[1:]}: {exc}") from None
         raise ValidationError(f"file={str(path)!r}: expected .parquet, .csv, .tsv or .jsonl")
     if type(data).__module__.startswith("pandas"):
-        return _from_pandas(data), "pandas"
+        return _from_pandas(data), "pandas", None
     if isinstance(data, Mapping):
-        return _python_columns(dict(data)), "dict"
+        return _python_columns(dict(data)), "dict", None
     if isinstance(data, list):
-        try:
-            # every row decides the schema: a key or a type first seen after row 100 is not lost
-            return pl.DataFrame(data, infer_schema_length=None), "records"
-        except (TypeError, pl.exceptions.PolarsError):
-            names = list(dict.fromkeys(k for row in data if isinstance(row, Mapping) for k in row))
-            return _python_columns({k: [row.get(k) for row in data] for k in names}), "records"
+        return _records(data), "records", None
     raise ValidationError(
         f"data={type(data).__name__}: expected a polars/pandas/pyarrow frame, a dict of columns, a list of rows "
         "or a path to a CSV, Parquet or JSON-lines file"
     )
+
+
+def _records(data: list[Any]) -> pl.DataFrame:
+    try:
+        # every row decides the schema: a key or a type first seen after row 100 is not lost
+        return pl.DataFrame(data, infer_schema_length=None)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        names = list(dict.fromkeys(k for row in data if isinstance(row, Mapping) for k in row))
+        return _python_columns({k: [row.get(k) if isinstance(row, Mapping) else None for row in data] for k in names})
+
+
+_REJECT_SCHEMA = {"row": pl.Int64, "line": pl.Int64, "raw": pl.String, "rule": pl.String, "reason": pl.String}
+
+
+def _read_csv(path: Path, separator: str) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """A CSV file as text columns; a line with too few or too many fields (a row cut short, a
+    stray separator) is returned apart with its line number instead of being padded with nulls."""
+    import csv
+    import gzip
+
+    import pyarrow.csv as pacsv
+
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh, delimiter=separator), None)
+    if not header:
+        return pl.DataFrame(), None
+    bad: list[tuple[int | None, str, int, int]] = []
+
+    def _handler(row: Any) -> str:
+        bad.append((row.number, row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    def _read(threads: bool) -> pa.Table:
+        return pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(use_threads=threads),
+            parse_options=pacsv.ParseOptions(delimiter=separator, invalid_row_handler=_handler),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                                 null_values=[""], strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=False),
+        )
+
+    table = _read(True)
+    if bad and any(number is None for number, *_ in bad):
+        bad.clear()
+        table = _read(False)  # only the single-threaded reader knows the line numbers
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if not bad:
+        return frame, None
+    rejects = pl.DataFrame(
+        {"row": [None] * len(bad), "line": [n for n, *_ in bad], "raw": [t for _, t, _, _ in bad],
+         "rule": ["malformed row"] * len(bad),
+         "reason": [f"line {n}: {got} fields, expected {want} as in the header"
+                    + (" (a row cut short)" if got < want else "") for n, _, want, got in bad]},
+        schema=_REJECT_SCHEMA,
+    )
+    return frame, rejects
+
+
+def _read_jsonl(path: Path) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """JSON lines: the fast reader first; when a line is not a JSON object it is returned apart
+    with its number, and lines whose nested values differ in shape keep them as JSON text."""
+    try:
+        return pl.read_ndjson(path, infer_schema_length=None), None
+    except (pl.exceptions.PolarsError, pa.ArrowInvalid, ValueError):
+        pass
+    import gzip
+
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    rows: list[dict[str, Any]] = []
+    bad: list[tuple[int, str, str]] = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                bad.append((number, line.rstrip("\n")[:500], f"line {number}: not valid JSON ({exc})"))
+                continue
+            if not isinstance(value, dict):
+                bad.append((number, line.rstrip("\n")[:500],
+                            f"line {number}: expected a JSON object, got {type(value).__name__}"))
+                continue
+            rows.append(value)
+    frame = _records(rows) if rows else pl.DataFrame()
+    rejects = pl.DataFrame({"row": [None] * len(bad), "line": [n for n, _, _ in bad], "raw": [t for _, t, _ in bad],
+                            "rule": ["malformed row"] * len(bad), "reason": [r for _, _, r in bad]},
+                           schema=_REJECT_SCHEMA) if bad else None
+    return frame, rejects
 
 
 def _from_pandas(data: Any) -> pl.DataFrame:
@@ -241,6 +334,12 @@ def _from_pandas(data: Any) -> pl.DataFrame:
     if aware:
         data = data.assign(**{c: data[c].dt.tz_convert("UTC").dt.tz_localize(None) for c in aware})
     frame = pl.from_pandas(data)
+    if "confidence" in frame.columns and frame.schema["confidence"].is_float():
+        # pandas writes a missing value as NaN in most columns (a missing label is null here),
+        # but a NaN confidence is what the model gave: judged like a NaN from polars or a CSV
+        raw = pl.from_pandas(data[["confidence"]], nan_to_null=False).get_column("confidence")
+        if raw.dtype.is_float():
+            frame = frame.with_columns(raw)
     return frame.with_columns(pl.col(aware).dt.replace_time_zone("UTC")) if aware else frame
 
 
@@ -355,8 +454,11 @@ def _parse_timestamps(frame: pl.DataFrame, column: str, out: str = "_ts") -> pl.
         value = (c.cast(pl.Float64) * 1_000_000).cast(pl.Int64, strict=False).cast(pl.Datetime("us", "UTC"))
     elif dtype == pl.String:
         text = c.str.strip_chars()
+        # epoch seconds written as text (a CSV column): numbers only, as the docs say
+        epoch = pl.when(text.str.contains(r"^-?[0-9]{1,12}(\.[0-9]*)?$")).then(
+            (text.cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64, strict=False).cast(pl.Datetime("us", "UTC")))
         value = pl.coalesce(
-            [text.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us") for fmt in _TS_FORMATS]
+            [text.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us") for fmt in _TS_FORMATS] + [epoch]
         )
     else:
         value = pl.lit(None, pl.Datetime("us", "UTC"))
@@ -389,11 +491,56 @@ def _present(column: str, dtype: pl.DataType) -> pl.Expr:
     return c.is_not_null()
 
 
-def _registered(ws: Workspace) -> dict[str, set[str]]:
+@dataclasses.dataclass(frozen=True)
+class _Facts:
+    """What the registry says about the models of a batch."""
+
+    versions: dict[str, set[str]]  # model -> registered versions
+    classes: dict[tuple[str, str], tuple[int, ...]]  # (model, version) -> its classes, when not 0/1
+    declared: dict[str, dict[str, pl.DataType]]  # model -> feature -> declared type
+
+    def get(self, model: str, default: Any = None) -> Any:
+        return self.versions.get(model, default)
+
+
+BINARY = _index.BINARY
+
+
+def _class_rule(multi: dict[tuple[str, str], tuple[int, ...]]) -> tuple[Any, pl.Expr]:
+    """(value -> in the row's classes, the text of those classes) for rows with ``model_name``
+    and the canonical ``_version``: 0/1 unless a version lists its ``classes``."""
+    binary_text = pl.lit("0 or 1 (a binary classifier; a model with more classes lists them in its configuration key classes)")
+
+    def _pair(key: tuple[str, str]) -> pl.Expr:
+        return (pl.col("model_name") == key[0]) & (pl.col("_version") == key[1])
+
+    def in_classes(value: pl.Expr) -> pl.Expr:
+        expr: Any = pl
+        for key, classes in multi.items():
+            expr = expr.when(_pair(key)).then(value.is_in(list(classes)))
+        return expr.otherwise(value.is_in(list(BINARY))) if multi else value.is_in(list(BINARY))
+
+    text: Any = pl
+    for key, classes in multi.items():
+        text = text.when(_pair(key)).then(pl.lit("one of " + ", ".join(map(str, classes)) + f" (the classes of {key[0]} {key[1]})"))
+    return in_classes, text.otherwise(binary_text) if multi else binary_text
+
+
+def _registered(ws: Workspace) -> _Facts:
     versions: dict[str, set[str]] = {}
+    classes: dict[tuple[str, str], tuple[int, ...]] = {}
+    configs: dict[str, list[tuple[Version, dict[str, Any]]]] = {}
     for meta in ws.registry.all_versions(include_deleted=True):
-        versions.setdefault(meta.name, set()).add(str(meta.version))
-    return versions
+        name, ver = meta.name, str(meta.version)
+        versions.setdefault(name, set()).add(ver)
+        config = dict(meta.configuration or {})
+        if (found := _index.classes_of(config, name, ver)) != BINARY:
+            classes[(name, ver)] = found
+        if config.get("feature_types"):
+            configs.setdefault(name, []).append((meta.version, config))
+    declared = {name: _index.declared_types([c for _, c in sorted(items, key=lambda x: x[0])], name)
+                for name, items in configs.items()}
+    return _Facts(versions, classes, declared)
 
 
 def _validate(
@@ -402,10 +549,11 @@ def _validate(
     *,
     model: str | None,
     strict: bool,
-    registered: dict[str, set[str]] | None,
+    registered: _Facts | None,
     max_future: _dt.timedelta,
     ingest_time: _dt.datetime,
     batch_id: str = "",
+    min_time: _dt.datetime | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split ``frame`` into (accepted rows in the log schema, quarantined raw rows + reason).
 
@@ -426,7 +574,7 @@ def _validate(
             )
     features = [c for c in frame.columns if c not in RESERVED and c != "_row"]
     for name in features:
-        if not _FEATURE_RE.match(name):
+        if not _FEATURE_RE.fullmatch(name):
             raise ValidationError(
                 f"column {name!r}: expected a feature name of letters, digits and '_' (at most 64, not starting with a digit)"
             )
@@ -493,9 +641,17 @@ def _validate(
 
     pred_value, pred_mask, pred_message = _class_column("prediction", schema["prediction"], nullable=False)
     rules.append((pred_mask, pred_message, pl.lit("bad prediction")))
+    # the classes a version may give: 0/1 unless its configuration lists more (``classes``)
+    pairs = {(n, ver) for (n, _), ver in canonical.items()}
+    multi = {k: v for k, v in registered.classes.items() if k in pairs} if registered else {}
+    in_classes, classes_text = _class_rule(multi)
+    rules.append((pred_value.is_not_null() & ~in_classes(pred_value),
+                  pl.format("prediction={}: expected {}", pred_value, classes_text), pl.lit("bad prediction")))
     if "actual" in columns:
         act_value, act_mask, act_message = _class_column("actual", schema["actual"], nullable=True)
         rules.append((act_mask, act_message, pl.lit("bad actual")))
+        rules.append((act_value.is_not_null() & ~in_classes(act_value),
+                      pl.format("actual={}: expected {}", act_value, classes_text), pl.lit("bad actual")))
     else:
         act_value = pl.lit(None, pl.Int64).alias("actual")
 
@@ -534,6 +690,13 @@ def _validate(
             )),
             pl.lit("bad timestamp"),
         ))
+        if min_time is not None:
+            rules.append((
+                pl.col("_ts") < pl.lit(min_time).dt.cast_time_unit("us"),
+                pl.format(f"timestamp={{}}: expected a time after {min_time.isoformat(timespec='seconds')}"
+                          " (the workspace's min_timestamp setting)", pl.col("_ts").dt.to_string("%Y-%m-%dT%H:%M:%SZ")),
+                pl.lit("bad timestamp"),
+            ))
         ts_final = pl.coalesce(pl.col("_ts"), pl.lit(ingest_time).dt.cast_time_unit("us")).alias("timestamp")
     else:
         ts_final = pl.lit(ingest_time).dt.cast_time_unit("us").alias("timestamp")
@@ -565,6 +728,7 @@ def _validate(
     )
     good = frame.filter(~failed)
     accepted = good.select(
+        pl.col("_row"),
         pl.col("model_name"),
         pl.coalesce(pl.col("_pid"), pl.format(f"{batch_id}-{{}}", pl.col("_row"))).alias("prediction_id"),
         pl.col("_version").alias("version"),
@@ -625,7 +789,7 @@ def set_anonymize(ws: Workspace, model: str, fields: Iterable[str], *, actor: st
         raise ValidationError(f"model={model!r}: expected a model name or '*'")
     fields = sorted(set(fields))
     for name in fields:
-        if not _FEATURE_RE.match(name) or name in RESERVED:
+        if not _FEATURE_RE.fullmatch(name) or name in RESERVED:
             raise ValidationError(f"field={name!r}: expected a feature column name (not {', '.join(sorted(RESERVED))})")
     rules = dict(ws.setting("anonymize", {}) or {})
     rules[model] = fields
@@ -664,7 +828,10 @@ def _write_parquet_atomic(frame: pl.DataFrame, path: StoragePath, *, durable: bo
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        frame.write_parquet(tmp, **_PARQUET_OPTS)
+        try:
+            frame.write_parquet(tmp, **_PARQUET_OPTS)
+        except pl.exceptions.PolarsError as exc:
+            raise _os_error(exc, path) from exc
         if durable:
             fd = os.open(tmp, os.O_RDONLY)
             try:
@@ -682,6 +849,15 @@ def _write_parquet_atomic(frame: pl.DataFrame, path: StoragePath, *, durable: bo
 _UPLOAD_THREADS = 16
 
 
+def _os_error(exc: Exception, path: StoragePath) -> Exception:
+    """A polars I/O failure (full disk, permissions) as the OSError it is, naming the file."""
+    found = re.search(r"os error (\d+)", str(exc))
+    if not found:
+        return exc
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code), str(path))
+
+
 def _write_json(path: StoragePath, obj: Any) -> None:
     """A small JSON record (import record, compaction manifest), atomically."""
     if isinstance(path, ObjectPath):
@@ -690,21 +866,25 @@ def _write_json(path: StoragePath, obj: Any) -> None:
         atomic_write_json(path, obj)
 
 
-def _write_accepted(ws: Workspace, accepted: pl.DataFrame, batch_id: str, durable: bool) -> tuple[int, dict[str, int]]:
-    if accepted.is_empty():
-        return 0, {}
-    accepted = accepted.with_columns(
-        pl.col("timestamp").dt.date().alias("date"), pl.lit(batch_id).alias("batch_id")
-    )
-    parts = sorted(accepted.partition_by(["model_name", "date"], as_dict=True).items())
+def _plan_parts(ws: Workspace, frames: dict[str, pl.DataFrame], batch_id: str) -> list[tuple[StoragePath, pl.DataFrame]]:
+    """(path, rows) of each part file of a batch: one per model and day."""
+    out = []
+    for model, frame in sorted(frames.items()):
+        if frame.is_empty():
+            continue
+        frame = frame.with_columns(pl.col("timestamp").dt.date().alias("date"), pl.lit(batch_id).alias("batch_id"))
+        for (day,), part in sorted(frame.partition_by("date", as_dict=True).items()):
+            folder = ws.predictions_dir / f"model_name={model}" / f"date={day.isoformat()}"
+            body = part.drop("model_name", "date", "_row")
+            if not body.get_column("timestamp").is_sorted():
+                body = body.sort("timestamp")
+            out.append((folder / f"part-{batch_id}.parquet", body))
+    return out
 
-    def _one(item: tuple[tuple[Any, ...], pl.DataFrame]) -> None:
-        (model, day), part = item
-        folder = ws.predictions_dir / f"model_name={model}" / f"date={day.isoformat()}"
-        body = part.drop("model_name", "date")
-        if not body.get_column("timestamp").is_sorted():
-            body = body.sort("timestamp")
-        _write_parquet_atomic(body, folder / f"part-{batch_id}.parquet", durable=durable)
+
+def _write_parts(ws: Workspace, parts: list[tuple[StoragePath, pl.DataFrame]], durable: bool) -> None:
+    def _one(item: tuple[StoragePath, pl.DataFrame]) -> None:
+        _write_parquet_atomic(item[1], item[0], durable=durable)
 
     if len(parts) > 1:
         # polars writes without the GIL: a few threads overlap compression and fsync (uploads
@@ -714,10 +894,10 @@ def _write_accepted(ws: Workspace, accepted: pl.DataFrame, batch_id: str, durabl
             list(pool.map(_one, parts))
     elif parts:
         _one(parts[0])
-    per_model: dict[str, int] = {}
-    for (model, _), part in parts:
-        per_model[model] = per_model.get(model, 0) + part.height
-    return len(parts), per_model
+
+
+def _quarantine_path(ws: Workspace, batch_id: str, when: _dt.datetime) -> StoragePath:
+    return ws.quarantine_dir / f"date={when.date().isoformat()}" / f"part-{batch_id}.parquet"
 
 
 def _write_quarantine(ws: Workspace, rows: pl.DataFrame, batch_id: str, source: str, when: _dt.datetime) -> int:
@@ -727,9 +907,18 @@ def _write_quarantine(ws: Workspace, rows: pl.DataFrame, batch_id: str, source: 
         pl.lit(source).alias("source"), pl.lit(batch_id).alias("batch_id"),
         pl.lit(when).dt.cast_time_unit("us").alias("quarantined_at"),
     )
-    folder = ws.quarantine_dir / f"date={when.date().isoformat()}"
-    _write_parquet_atomic(rows, folder / f"part-{batch_id}.parquet")
+    _write_parquet_atomic(rows, _quarantine_path(ws, batch_id, when))
     return 1
+
+
+def _as_quarantined(rows: pl.DataFrame, rule: str, reason: pl.Expr, hide: list[str] | tuple[str, ...] = ()) -> pl.DataFrame:
+    """Accepted rows (typed) moved to quarantine: their values as text, with the reason (an
+    expression that may use the helper columns ``hide``, which are left out)."""
+    return rows.select(
+        pl.col("_row").alias("row"),
+        *[pl.col(c).cast(pl.String, strict=False) for c in rows.columns if c != "_row" and c not in hide],
+        pl.lit(rule).alias("rule"), reason.alias("reason"),
+    )
 
 
 def _summarise_reasons(quarantined: pl.DataFrame) -> tuple[dict[str, int], dict[str, str]]:
@@ -737,7 +926,7 @@ def _summarise_reasons(quarantined: pl.DataFrame) -> tuple[dict[str, int], dict[
         return {}, {}
     counts = quarantined.group_by("rule").agg(pl.len(), pl.col("row").first(), pl.col("reason").first()).sort("rule")
     reasons = {r: n for r, n, _, _ in counts.iter_rows()}
-    examples = {r: f"row {row}: {reason}" for r, _, row, reason in counts.iter_rows()}
+    examples = {r: reason if row is None else f"row {row}: {reason}" for r, _, row, reason in counts.iter_rows()}
     return reasons, examples
 
 
@@ -749,30 +938,210 @@ def _ingest(
     batch_id: str,
     model: str | None = None,
     strict: bool = True,
-    registered: dict[str, set[str]] | None = None,
+    registered: _Facts | None = None,
     durable: bool = True,
     settings: dict[str, Any] | None = None,
+    rejects: pl.DataFrame | None = None,
+    record_path: StoragePath | None = None,
+    on_duplicate: str = "quarantine",
 ) -> ImportSummary:
+    """Validate, check types and ids, and write one batch (see :mod:`mlmm._batch`)."""
     started = time.perf_counter()
     settings = settings if settings is not None else ws.settings()
     when = now()
-    if registered is None and strict:
-        registered = _registered(ws)
+    facts = registered if registered is not None else _registered(ws)
+    min_setting = settings.get("min_timestamp", "2000-01-01T00:00:00Z")
     accepted, quarantined = _validate(
-        ws, frame, model=model, strict=strict, registered=registered,
+        ws, frame, model=model, strict=strict, registered=facts,
         max_future=_dt.timedelta(seconds=float(settings.get("max_future_seconds", 86400))), ingest_time=when,
-        batch_id=batch_id,
+        batch_id=batch_id, min_time=to_utc(min_setting, "min_timestamp") if min_setting else None,
     )
+    moved = [quarantined] + ([rejects] if rejects is not None and rejects.height else [])
     rules = settings.get("anonymize") or {}
-    if rules:
-        accepted = _anonymize(accepted, rules, str(settings.get("anonymize_salt") or ""))
-    files, per_model = _write_accepted(ws, accepted, batch_id, durable)
-    files += _write_quarantine(ws, quarantined, batch_id, source, when)
-    reasons, examples = _summarise_reasons(quarantined)
-    return ImportSummary(
-        batch_id=batch_id, source=source, accepted=accepted.height, quarantined=quarantined.height,
-        reasons=reasons, examples=examples, files=files, seconds=time.perf_counter() - started, models=per_model,
-    )
+    models = sorted(accepted.get_column("model_name").unique().to_list()) if accepted.height else []
+    with _index.model_lock(ws, models):
+        frames = {m: f for (m,), f in accepted.partition_by("model_name", as_dict=True).items()} if models else {}
+        new_types: dict[str, dict[str, tuple[pl.DataType, str]]] = {}
+        for m in models:
+            hashed = set(rules.get("*", [])) | set(rules.get(m, []))
+            frames[m], bad, new_types[m] = _enforce_types(ws, m, frames[m], facts.declared.get(m, {}), hashed, batch_id)
+            moved.append(bad)
+            if on_duplicate == "quarantine":
+                frames[m], dup = _drop_logged(ws, m, frames[m])
+                moved.append(dup)
+        if rules:
+            frames = {m: _anonymize(f, rules, str(settings.get("anonymize_salt") or "")) for m, f in frames.items()}
+        quarantined = pl.concat([q for q in moved if q.height], how="diagonal_relaxed") if any(q.height for q in moved) \
+            else quarantined
+        parts = _plan_parts(ws, frames, batch_id)
+        runs = {m: _index.run_path(ws, m, batch_id) for m, f in frames.items() if f.height}
+        paths = [p for p, _ in parts] + list(runs.values())
+        if quarantined.height:
+            paths.append(_quarantine_path(ws, batch_id, when))
+        reasons, examples = _summarise_reasons(quarantined)
+        per_model = {m: f.height for m, f in frames.items() if f.height}
+        summary = ImportSummary(
+            batch_id=batch_id, source=source, accepted=sum(per_model.values()), quarantined=quarantined.height,
+            reasons=reasons, examples=examples, files=len(parts) + (1 if quarantined.height else 0),
+            seconds=0.0, models=per_model,
+        )
+        with _batch.Batch(ws, batch_id, paths, record=record_path, durable=durable):
+            _write_parts(ws, parts, durable)
+            _write_quarantine(ws, quarantined, batch_id, source, when)
+            for m, path in runs.items():
+                f = frames[m]
+                _index.write_run(path, _index.hash_ids(f.get_column("prediction_id")),
+                                 (f.get_column("timestamp").dt.date().cast(pl.Int32).to_numpy()), durable=durable)
+            for m, types in new_types.items():
+                _index.record_feature_types(ws, m, types)
+            summary = dataclasses.replace(summary, seconds=time.perf_counter() - started)
+            if record_path is not None:
+                record = summary.to_dict()
+                record.pop("rows", None)
+                record["committed_at"] = now().isoformat()
+                _write_json(record_path, record)
+        for m in runs:
+            _index.merge_runs(ws, m)
+    return summary
+
+
+def _model_days(ws: Workspace, model: str) -> Any:
+    """A callable: ``[(day, committed files)]`` of ``model``'s log (for the given days only)."""
+    def days(only: list[_dt.date] | None = None) -> list[tuple[_dt.date, list[StoragePath]]]:
+        lo = hi = None
+        if only:
+            lo = _dt.datetime.combine(min(only), _dt.time(), UTC)
+            hi = _dt.datetime.combine(max(only), _dt.time(), UTC)
+        pend = _batch.pending(ws)
+        wanted = set(only) if only else None
+        out = []
+        for _, d in _partition_dirs(ws.predictions_dir, model, lo, hi):
+            day = _dt.date.fromisoformat(d.name.partition("=")[2])
+            if wanted is None or day in wanted:
+                out.append((day, _batch.committed(_visible_files(d), pend)))
+        return out
+    return days
+
+
+def _drop_logged(ws: Workspace, model: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose prediction_id the model's log already holds, moved to quarantine."""
+    if frame.is_empty():
+        return frame, pl.DataFrame()
+    found = _index.logged_days(ws, model, frame.get_column("prediction_id"), _model_days(ws, model))
+    if not found:
+        return frame, pl.DataFrame()
+    hit = pl.DataFrame({"_i": list(found), "_day": [d.isoformat() for d in found.values()]},
+                       schema={"_i": pl.UInt32, "_day": pl.String})
+    marked = frame.with_row_index("_i").join(hit, on="_i", how="left", maintain_order="left")
+    bad = _as_quarantined(marked.filter(pl.col("_day").is_not_null()), "duplicate prediction_id",
+                          pl.format("prediction_id='{}': already logged on {}", pl.col("prediction_id"), pl.col("_day")),
+                          hide=("_i", "_day"))
+    return marked.filter(pl.col("_day").is_null()).drop("_i", "_day"), bad
+
+
+_KIND_TEXT = {pl.Float64(): "a number", pl.Boolean(): "true or false", pl.String(): "text"}
+
+
+def _enforce_types(ws: Workspace, model: str, frame: pl.DataFrame, declared: dict[str, pl.DataType],
+                   hashed: set[str], batch_id: str,
+                   ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, tuple[pl.DataType, str]]]:
+    """Give each feature column its type (declared in the configuration, else the first
+    accepted one, else the one most of this batch's values have); rows with a value that
+    cannot be read as that type go to quarantine. Returns (rows, quarantined, new types)."""
+    features = [c for c in frame.columns if c not in RESERVED and c not in ("_row", "model_name") and c not in hashed]
+    if not features:
+        return frame, pl.DataFrame(), {}
+    learned = _index.feature_types(ws, model)
+    new: dict[str, tuple[pl.DataType, str]] = {}
+    casts: list[pl.Expr] = []
+    checks: list[tuple[pl.Expr, pl.Expr]] = []
+    for name in features:
+        dtype = frame.schema[name]
+        if name in declared:
+            target, why = declared[name], f"declared in the configuration of {model} (feature_types)"
+            if _index.stored_dtype(learned.get(name, {}).get("type", "")) != target or name not in learned:
+                new[name] = (target, "declared in the configuration (feature_types)")
+        elif name in learned:
+            info = learned[name]
+            target = _index.stored_dtype(info.get("type", "text"))
+            why = f"the type of {name} in the log of {model} since {info.get('since', '?')}"
+        else:
+            if dtype == pl.Null or frame.get_column(name).null_count() == frame.height:
+                continue  # nothing to learn from: the first values decide
+            target = _infer_type(frame.get_column(name))
+            why = "the type most of this batch's values have"
+            new[name] = (target, f"first seen in batch {batch_id}")
+        value, bad = _cast_feature(name, dtype, target)
+        casts.append(value.alias(name))
+        if bad is not None:
+            checks.append((bad.fill_null(False), pl.format(
+                f"{name}='{{}}': expected {_KIND_TEXT.get(target, 'text')} ({why}); leave it empty for a missing value",
+                pl.col(name).cast(pl.String, strict=False))))
+    if not casts:
+        return frame, pl.DataFrame(), new
+    if not checks:
+        return frame.with_columns(casts), pl.DataFrame(), new
+    marked = frame.with_columns([m.alias(f"_b{i}") for i, (m, _) in enumerate(checks)])
+    failed = pl.any_horizontal([pl.col(f"_b{i}") for i in range(len(checks))])
+    bad_rows = marked.filter(failed)
+    quarantined = pl.DataFrame()
+    if bad_rows.height:
+        reason = pl.concat_str([pl.when(pl.col(f"_b{i}")).then(msg) for i, (_, msg) in enumerate(checks)],
+                               separator="; ", ignore_nulls=True)
+        quarantined = _as_quarantined(bad_rows, "bad feature type", reason,
+                                      hide=[f"_b{i}" for i in range(len(checks))])
+    good = marked.filter(~failed).drop([f"_b{i}" for i in range(len(checks))])
+    return good.with_columns(casts), quarantined, new
+
+
+def _infer_type(values: pl.Series) -> pl.DataType:
+    if values.dtype.is_numeric():
+        return pl.Float64()
+    if values.dtype == pl.Boolean:
+        return pl.Boolean()
+    if values.dtype != pl.String:
+        return pl.String()
+    text = values.str.strip_chars()
+    present = int((text.is_not_null() & (text != "")).sum())
+    if not present:
+        return pl.String()
+    numbers = int(text.cast(pl.Float64, strict=False).is_not_null().sum())
+    if numbers * 2 >= present:  # at least half are numbers: the others are the odd ones
+        return pl.Float64()
+    flags = int(text.str.to_lowercase().is_in(["true", "false"]).sum())
+    return pl.Boolean() if flags * 2 > present else pl.String()
+
+
+def _cast_feature(name: str, dtype: pl.DataType, target: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
+    """(the column as ``target``, mask of values that cannot be read so) — never widening."""
+    c = pl.col(name)
+    if dtype == target:
+        return c, None
+    if dtype == pl.Null:
+        return c.cast(target), None
+    if target == pl.String:
+        if isinstance(dtype, (pl.List, pl.Struct, pl.Array)):
+            return c.map_elements(_json_text, return_dtype=pl.String), None
+        if dtype.is_float():  # a whole number reads as the integer it was (404, not 404.0)
+            whole = c.is_finite() & (c == c.round(0)) & (c.abs() < 2**53)
+            return pl.when(whole).then(c.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(c.cast(pl.String)), None
+        return c.cast(pl.String, strict=False), None
+    if dtype == pl.String:
+        text = c.str.strip_chars()
+        present = text.is_not_null() & (text != "")
+        if target == pl.Float64:
+            value = pl.when(present).then(text.cast(pl.Float64, strict=False))
+        else:
+            low = text.str.to_lowercase()
+            value = pl.when(low.is_in(list(_TRUE))).then(True).when(low.is_in(list(_FALSE))).then(False) \
+                .otherwise(pl.lit(None, pl.Boolean))
+        return value, present & value.is_null()
+    if target == pl.Float64 and (dtype.is_numeric() or dtype == pl.Boolean):
+        return c.cast(pl.Float64), None
+    if target == pl.Boolean and dtype.is_numeric():
+        value = pl.when(c == 1).then(True).when(c == 0).then(False).otherwise(pl.lit(None, pl.Boolean))
+        return value, c.is_not_null() & value.is_null()
+    return pl.lit(None, target), c.is_not_null()
 
 
 def log_predictions(
@@ -783,6 +1152,7 @@ def log_predictions(
     strict: bool = True,
     batch_id: str | None = None,
     durable: bool = True,
+    on_duplicate: str = "quarantine",
 ) -> ImportSummary:
     """Append many predictions at once.
 
@@ -803,6 +1173,17 @@ def log_predictions(
     durable
         fsync files before renaming them into place (default). ``False`` is faster and still
         atomic, but a power cut may lose the last files.
+    on_duplicate
+        ``"quarantine"`` (default): a ``prediction_id`` the model's log already holds goes to
+        quarantine with the reason "prediction_id 'X' already logged on DAY" (a re-export of
+        rows already imported is not imported twice). ``"allow"`` keeps such rows: the id then
+        names several predictions and a late label applies to all of them.
+
+    The import is all or nothing for readers: a killed, failed or full-disk import is never
+    visible, and the next import (or ``cleanup``, ``compact``) removes what it left
+    (:mod:`mlmm._batch`). A feature column keeps the type it was first accepted with (or
+    the type the model's configuration declares in ``feature_types``); a value that cannot
+    be read as that type is quarantined with its row.
 
     Returns
     -------
@@ -826,23 +1207,23 @@ def log_predictions(
     >>> ws.predictions().select("version", "prediction", "query_count").collect().row(0)
     ('1.0.0', 1, 12.0)
     """
-    frame, source = _to_frame(data)
+    if on_duplicate not in ("quarantine", "allow"):
+        raise ValidationError(f"on_duplicate={on_duplicate!r}: expected 'quarantine' or 'allow'")
     if batch_id is None:
-        if isinstance(data, (str, os.PathLike)):
+        if isinstance(data, (str, os.PathLike)) and Path(data).is_file():
             batch_id = _file_batch_id(Path(data))
         else:
             batch_id = "b" + uuid.uuid4().hex
     _check_batch_id(batch_id)
+    _batch.sweep(ws)  # imports that were killed: their files go (or, complete, are committed)
     record_path = ws.imports_dir / f"{batch_id}.json"
-    if record_path.exists():
+    if record_path.exists() and batch_id not in _batch.pending(ws):
         record = json.loads(record_path.read_text())
         fields = {f.name for f in dataclasses.fields(ImportSummary)}
         return ImportSummary(**{**{k: v for k, v in record.items() if k in fields}, "already_imported": True})
-    summary = _ingest(ws, frame, source=source, batch_id=batch_id, model=model, strict=strict, durable=durable)
-    record = summary.to_dict()
-    record.pop("rows", None)
-    record["committed_at"] = now().isoformat()
-    _write_json(record_path, record)
+    frame, source, rejects = _to_frame(data)
+    summary = _ingest(ws, frame, source=source, batch_id=batch_id, model=model, strict=strict, durable=durable,
+                      rejects=rejects, record_path=record_path, on_duplicate=on_duplicate)
     log.info("imported %s: %d accepted, %d quarantined", source, summary.accepted, summary.quarantined)
     return summary
 
@@ -881,20 +1262,35 @@ def log_labels(
         raise ValidationError(f"model={model!r}: expected a model name")
     if unknown not in ("keep", "quarantine"):
         raise ValidationError(f"unknown={unknown!r}: expected 'keep' or 'quarantine'")
+    facts = _registered(ws)
+    if model not in facts.versions:
+        raise NotFoundError(f"model={model!r} is not registered; expected a registered model (no label was written)")
     if isinstance(labels, Mapping):
         frame = pl.DataFrame(
             {"prediction_id": [str(k) for k in labels], "actual": [_label_text(v) for v in labels.values()]},
             schema={"prediction_id": pl.String, "actual": pl.String},
         )
+        rejects = None
     else:
-        frame, _ = _to_frame(labels)
+        frame, _, rejects = _to_frame(labels)
     for required in ("prediction_id", "actual"):
         if required not in frame.columns:
             raise ValidationError(f"column {required!r} is missing; expected prediction_id, actual[, labeled_at]")
+    _batch.sweep(ws)
     when = now()
+    settings = ws.settings()
+    limit = when + _dt.timedelta(seconds=float(settings.get("max_future_seconds", 86400)))
     default_at = to_utc(labeled_at, "labeled_at") if labeled_at is not None else when
+    if default_at > limit:
+        raise ValidationError(f"labeled_at={default_at.isoformat(timespec='seconds')}: expected a time before"
+                              f" {limit.isoformat(timespec='seconds')} (the workspace's max_future_seconds)")
     frame = frame.with_row_index("_row")
     value, actual_mask, actual_message = _class_column("actual", frame.schema["actual"], nullable=False)
+    classes = sorted({c for (m, _), cs in facts.classes.items() if m == model for c in cs} or set(BINARY))
+    class_text = ("0 or 1 (a binary classifier; a model with more classes lists them in its configuration key"
+                  " classes)") if classes == list(BINARY) else "one of " + ", ".join(map(str, classes))
+    class_mask = value.is_not_null() & ~value.is_in(classes)
+    class_message = pl.format(f"actual={{}}: expected {class_text}", value)
     if "labeled_at" in frame.columns:
         frame = _parse_timestamps(frame, "labeled_at")
         ts_mask = _present("labeled_at", frame.schema["labeled_at"]) & pl.col("_ts").is_null()
@@ -902,9 +1298,14 @@ def log_labels(
     else:
         frame = frame.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_ts"))
         ts_mask, ts_message = pl.lit(False), pl.lit(None, pl.String)
+    future_mask = pl.col("_ts") > pl.lit(limit).dt.cast_time_unit("us")
+    future_message = pl.format(f"labeled_at={{}}: expected a time before {limit.isoformat(timespec='seconds')}"
+                               " (more than max_future_seconds in the future)",
+                               pl.col("_ts").dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
     pid_mask = pl.col("prediction_id").is_null() | (pl.col("prediction_id").cast(pl.String).str.strip_chars() == "")
     checks = [(pid_mask, pl.lit("prediction_id is missing"), "missing prediction_id"),
-              (actual_mask, actual_message, "bad actual"), (ts_mask, ts_message, "bad labeled_at")]
+              (actual_mask, actual_message, "bad actual"), (class_mask, class_message, "bad actual"),
+              (ts_mask, ts_message, "bad labeled_at"), (future_mask, future_message, "bad labeled_at")]
     frame = frame.with_columns(value.alias("_actual"), *[m.fill_null(False).alias(f"_m{i}") for i, (m, _, _) in enumerate(checks)])
     frame = frame.with_columns(
         pl.concat_str([pl.when(pl.col(f"_m{i}")).then(msg) for i, (_, msg, _) in enumerate(checks)], separator="; ", ignore_nulls=True).alias("_reason"),
@@ -936,33 +1337,61 @@ def log_labels(
     else:
         extra = None
     batch_id = _check_batch_id(batch_id or "l" + uuid.uuid4().hex)
+    raw = bad.select(
+        pl.col("_row").alias("row"), pl.col("prediction_id").cast(pl.String, strict=False),
+        pl.col("actual").cast(pl.String, strict=False), pl.col("_rule").alias("rule"), pl.col("_reason").alias("reason"),
+    )
+    raw = pl.concat([raw, *[x for x in (extra, rejects) if x is not None and x.height]], how="diagonal_relaxed")
+    if raw.height:
+        raw = raw.with_columns(pl.lit(model).alias("model_name"))
+    conflicts, conflict_examples = _label_conflicts(good)
+    parts: list[tuple[StoragePath, pl.DataFrame]] = []
+    touched = []
     if good.height:
         body = good.drop("_row").with_columns(pl.lit(batch_id).alias("batch_id"),
                                               pl.lit(when).dt.cast_time_unit("us").alias("ingested_at"))
         dated = body.join(known, on="prediction_id", how="left")  # an id logged on two days: both
         folder = ws.labels_dir / f"model_name={model}"
-        touched = []
         for (day,), part in dated.partition_by("date", as_dict=True, maintain_order=True).items():
             name = _UNDATED if day is None else day.isoformat()
-            _write_parquet_atomic(part.drop("date"), folder / name / f"part-{batch_id}.parquet")
+            parts.append((folder / name / f"part-{batch_id}.parquet", part.drop("date")))
             if day is not None:
                 touched.append(day)
-        refresh_labelled(ws, model, touched)
-    raw = bad.select(
-        pl.col("_row").alias("row"), pl.col("prediction_id").cast(pl.String, strict=False),
-        pl.col("actual").cast(pl.String, strict=False), pl.col("_rule").alias("rule"), pl.col("_reason").alias("reason"),
-    )
-    if extra is not None:
-        raw = pl.concat([raw, extra], how="diagonal_relaxed")
-    if raw.height:
-        raw = raw.with_columns(pl.lit(model).alias("model_name"))
+    paths = [p for p, _ in parts] + ([_quarantine_path(ws, batch_id, when)] if raw.height else [])
+    with _batch.Batch(ws, batch_id, paths):
+        for path, part in parts:
+            _write_parquet_atomic(part, path)
         _write_quarantine(ws, raw, batch_id, f"labels:{model}", when)
+    if touched:
+        refresh_labelled(ws, model, touched)
     reasons, examples = _summarise_reasons(raw)
     return LabelSummary(
         batch_id=batch_id, model=model, accepted=good.height, unknown_ids=unknown_rows.height,
         quarantined=raw.height, reasons=reasons, examples=examples,
         unknown_examples=tuple(unknown_rows.get_column("prediction_id").head(5).to_list()),
+        conflicts=conflicts, conflict_examples=conflict_examples,
     )
+
+
+def _label_conflicts(good: pl.DataFrame) -> tuple[int, tuple[str, ...]]:
+    """Ids labelled more than once in one batch with different values: how many, and for the
+    first five which label won and why (the latest labeled_at; on a tie, the later row)."""
+    if good.height < 2:
+        return 0, ()
+    groups = (good.group_by("prediction_id").agg(pl.col("actual").n_unique().alias("_k"), pl.len().alias("_n"))
+              .filter(pl.col("_k") > 1))
+    if groups.is_empty():
+        return 0, ()
+    rows = (good.filter(pl.col("prediction_id").is_in(groups.get_column("prediction_id").head(5).implode()))
+            .sort("labeled_at", "_row", maintain_order=True)
+            .group_by("prediction_id", maintain_order=True)
+            .agg(pl.col("actual"), pl.col("_row"), pl.col("labeled_at").n_unique().alias("_t")))
+    examples = []
+    for pid, actuals, row_nums, times in rows.sort("prediction_id").iter_rows():
+        why = "the latest labeled_at" if times > 1 else "the last row (same labeled_at)"
+        examples.append(f"prediction_id={pid!r}: labels {', '.join(map(str, actuals))} in rows"
+                        f" {', '.join(map(str, row_nums))}; {actuals[-1]} wins ({why})")
+    return groups.height, tuple(examples)
 
 
 def _label_text(value: Any) -> str | None:
@@ -1055,7 +1484,17 @@ def prediction_files(ws: Workspace, model: str | None = None, since: Any = None,
     """The Parquet files that hold the log (for a model and a time range), oldest day first."""
     s = to_utc(since, "since") if since is not None else None
     u = to_utc(until, "until") if until is not None else None
-    return [f for _, d in _partition_dirs(ws.predictions_dir, model, s, u) for f in _visible_files(d)]
+    return [f for _, files in day_files(ws, model, s, u) for f in files]
+
+
+def day_files(ws: Workspace, model: str | None = None, since: _dt.datetime | None = None,
+              until: _dt.datetime | None = None) -> list[tuple[StoragePath, list[StoragePath]]]:
+    """(day directory, its committed files) of the log, for days that have files: what every
+    reader of the log reads (files of a batch not yet committed are left out)."""
+    with _batch.snapshot(ws) as pend:
+        days = [(d, _visible_files(d)) for _, d in _partition_dirs(ws.predictions_dir, model, since, until)]
+    frozen = frozenset(pend)
+    return [(d, kept) for d, files in days if (kept := _batch.committed(files, frozen))]
 
 
 _UNDATED = "undated"
@@ -1101,12 +1540,15 @@ def label_files(ws: Workspace, model: str | None = None, since: Any = None, unti
     between ``since`` and ``until`` when given."""
     s = to_utc(since, "since") if since is not None else None
     u = to_utc(until, "until") if until is not None else None
-    return [f for d in _label_dirs(ws, model, s, u) for f in _visible_files(d)]
+    with _batch.snapshot(ws) as pend:
+        files = [f for d in _label_dirs(ws, model, s, u) for f in _visible_files(d)]
+    return _batch.committed(files, frozenset(pend))
 
 
 def _union_schema(files: list[StoragePath], base: dict[str, pl.DataType]) -> tuple[dict[str, pl.DataType], bool]:
     schema = dict(base)
     conflict = False
+    clashes = set()
     for f in files:
         for name, dtype in _file_schema(f).items():
             have = schema.get(name)
@@ -1114,8 +1556,35 @@ def _union_schema(files: list[StoragePath], base: dict[str, pl.DataType]) -> tup
                 schema[name] = dtype
             elif have != dtype:
                 conflict = True
+                clashes.add(name)
                 schema[name] = pl.String()
+    if clashes:
+        # files older than the type rule (or written by hand): a feature's known type wins
+        known = _known_feature_types(files)
+        schema.update({name: known[name] for name in clashes if name in known})
     return schema, conflict
+
+
+def _known_feature_types(files: list[StoragePath]) -> dict[str, pl.DataType]:
+    """Feature types recorded for the models of ``files`` (``predictions/model_name=m/date=d/part``)."""
+    out: dict[str, pl.DataType] = {}
+    seen = set()
+    for f in files:
+        parts = f.parents if isinstance(f, Path) else list(f.parents)
+        if len(parts) < 4 or parts[2].name != "predictions" or not parts[1].name.startswith("model_name="):
+            continue
+        model_dir = parts[1]
+        if model_dir in seen:
+            continue
+        seen.add(model_dir)
+        folder = parts[3] / "index" / model_dir.name / "features.json"
+        try:
+            known = json.loads(folder.read_text())
+        except (OSError, ValueError):
+            continue
+        for name, info in known.items():
+            out.setdefault(name, _index.stored_dtype(info.get("type", "text")))
+    return out
 
 
 def _scan(files: list[StoragePath], base: dict[str, pl.DataType], hive: dict[str, pl.DataType]) -> pl.LazyFrame:
@@ -1230,12 +1699,18 @@ def _log_days(ws: Workspace, model: str | None, since: _dt.datetime | None, unti
     """(model, day directory, its files, the label files stored under that day) for each day
     between ``since`` and ``until`` that has files. On object storage the day directories,
     then their label directories, are each listed in one round of concurrent requests."""
-    days = [(name, d, files) for name, d in _partition_dirs(ws.predictions_dir, model, since, until)
-            if (files := _visible_files(d))]
-    label_dirs = [_day_label_dir(ws, name, d) for name, d, _ in days]
-    if ws.remote:
-        prefetch(label_dirs)  # type: ignore[arg-type]
-    return [(name, d, files, _visible_files(ld)) for (name, d, files), ld in zip(days, label_dirs, strict=True)]
+    with _batch.snapshot(ws) as pend:
+        days = [(name, d, files) for name, d in _partition_dirs(ws.predictions_dir, model, since, until)
+                if (files := _visible_files(d))]
+        label_dirs = [_day_label_dir(ws, name, d) for name, d, _ in days]
+        if ws.remote:
+            prefetch(label_dirs)  # type: ignore[arg-type]
+        out = [(name, d, files, _visible_files(ld)) for (name, d, files), ld in zip(days, label_dirs, strict=True)]
+    frozen = frozenset(pend)
+    if not frozen:
+        return out
+    return [(name, d, kept, _batch.committed(lfiles, frozen)) for name, d, files, lfiles in out
+            if (kept := _batch.committed(files, frozen))]
 
 
 def _day_label_dir(ws: Workspace, model: str, day_dir: StoragePath) -> StoragePath:
@@ -1244,18 +1719,23 @@ def _day_label_dir(ws: Workspace, model: str, day_dir: StoragePath) -> StoragePa
 
 def _day_label_files(ws: Workspace, model: str, day_dir: StoragePath) -> list[StoragePath]:
     """Labels stored under the day of their predictions."""
-    return _visible_files(_day_label_dir(ws, model, day_dir))
+    with _batch.snapshot(ws) as pend:
+        files = _visible_files(_day_label_dir(ws, model, day_dir))
+    return _batch.committed(files, frozenset(pend))
 
 
 def _loose_label_files(ws: Workspace, model: str) -> list[StoragePath]:
     """Labels that can belong to any day: those that arrived before their prediction
     (``undated/``) and files of the layout before labels were stored by day."""
     root = ws.labels_dir / f"model_name={model}"
-    if isinstance(root, ObjectPath):
-        prefetch([root])  # one listing; undated/ only when it is there
-        undated = [p for p in root.children or [] if p.name == _UNDATED and p.is_dir()]
-        return [*_visible_files(root), *(_visible_files(undated[0]) if undated else [])]
-    return [*_visible_files(root), *_visible_files(root / _UNDATED)]
+    with _batch.snapshot(ws) as pend:
+        if isinstance(root, ObjectPath):
+            prefetch([root])  # one listing; undated/ only when it is there
+            undated = [p for p in root.children or [] if p.name == _UNDATED and p.is_dir()]
+            files = [*_visible_files(root), *(_visible_files(undated[0]) if undated else [])]
+        else:
+            files = [*_visible_files(root), *_visible_files(root / _UNDATED)]
+    return _batch.committed(files, frozenset(pend))
 
 
 def _signature(files: list[StoragePath]) -> str:
@@ -1357,13 +1837,15 @@ def refresh_labelled(ws: Workspace, model: str | None = None, days: Iterable[_dt
 
 def _quarantine_files(ws: Workspace, since: _dt.date | None = None) -> list[StoragePath]:
     dirs = []
-    for d in sorted(ws.quarantine_dir.glob("date=*")):
-        day = _dt.date.fromisoformat(d.name.partition("=")[2])
-        if since is None or day >= since:
-            dirs.append(d)
-    if ws.remote:
-        prefetch(dirs)
-    return [f for d in dirs for f in _visible_files(d)]
+    with _batch.snapshot(ws) as pend:
+        for d in sorted(ws.quarantine_dir.glob("date=*")):
+            day = _dt.date.fromisoformat(d.name.partition("=")[2])
+            if since is None or day >= since:
+                dirs.append(d)
+        if ws.remote:
+            prefetch(dirs)
+        files = [f for d in dirs for f in _visible_files(d)]
+    return _batch.committed(files, frozenset(pend))
 
 
 def _read_parquet(path: StoragePath) -> pl.DataFrame:
@@ -1536,8 +2018,9 @@ def stats(ws: Workspace, model: str | None = None) -> pl.DataFrame:
     )
     table = table.with_columns(pl.col("labelled").cast(pl.Int64), pl.col("predictions").cast(pl.Int64))
     files: dict[str, tuple[int, int]] = {}
-    for name, d in _partition_dirs(ws.predictions_dir, model, None, None):
-        for f in _visible_files(d):
+    for d, day in day_files(ws, model):
+        name = d.parent.name.partition("=")[2]
+        for f in day:
             n, b = files.get(name, (0, 0))
             files[name] = (n + 1, b + f.stat().st_size)
     quarantine = read_quarantine(ws)
@@ -1592,6 +2075,8 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
     cutoff = ref - keep
     removed = rows = freed = parts = 0
     details = []
+    if not dry_run:
+        _batch.sweep(ws)  # imports that were killed: their files go first
     for root in (ws.predictions_dir, ws.quarantine_dir):
         dirs = ([d for _, d in _partition_dirs(root, None, None, None, prefetch_files=False)]
                 if root == ws.predictions_dir else sorted(root.glob("date=*")))
@@ -1608,7 +2093,8 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
             details.append(_relative(ws, d))
             if not dry_run:
                 _rmtree(d)
-                if root == ws.predictions_dir:  # the day's joined cache goes with it
+                if root == ws.predictions_dir:  # the day's joined cache goes with it; its ids leave the index
+                    _index.invalidate(ws, d.parent.name.partition("=")[2])
                     shutil.rmtree(_labelled_dir(ws, d.parent.name.partition("=")[2], d), ignore_errors=True)
     # labels stored under a prediction day go with that day; older-layout and undated files
     # go when their newest label is past the retention
@@ -1714,6 +2200,8 @@ def compact(
     files, and gives up (leaving the files as they were) when one does.
     """
     grace_s = parse_duration(grace, "grace").total_seconds()
+    if not dry_run:
+        _batch.sweep(ws)
     removed = written = rows = freed = parts = 0
     details = []
     dirs = [d for _, d in _partition_dirs(ws.predictions_dir, model, None, None, prefetch_files=False)]
@@ -1726,7 +2214,9 @@ def compact(
         r, b = _finish_manifests(d, grace_s, dry_run)
         removed += r
         freed += b
-        files = _visible_files(d)
+        with _batch.snapshot(ws) as pend:  # a batch not yet committed is never merged
+            files = _visible_files(d)
+        files = _batch.committed(files, frozenset(pend))
         counts = {f: _num_rows(f) for f in files}
         small = [f for f in files if counts[f] < target_rows]
         if len(small) < min_files:
@@ -1844,9 +2334,22 @@ class PredictionTracker:
 
     ``track()`` appends to an in-memory buffer (about a microsecond); a background thread
     writes the buffer to an immutable Parquet file when it reaches ``flush_rows`` rows
-    (default 10,000) or ``max_age`` seconds (default 1 s), and on :meth:`flush`,
-    :meth:`close`, context exit and interpreter exit. Rows that fail validation at flush go to
-    quarantine; see :meth:`stats`.
+    (default 10,000) or when its oldest row is ``max_age`` seconds old (default 1 s), and on
+    :meth:`flush`, :meth:`close`, context exit and interpreter exit. Rows that fail
+    validation at flush go to quarantine; see :meth:`stats`.
+
+    **What a crash can lose.** A ``kill -9`` (or a power cut with ``durable=False``) loses the
+    rows still in the buffer: at a steady rate below ``flush_rows`` per ``max_age``, those
+    tracked in the last ``max_age`` seconds plus the time one write takes; a file is written
+    whole or not at all (:mod:`mlmm._batch`).
+
+    **Bounded memory.** The buffer holds at most ``max_buffer`` rows (default 1,000,000),
+    e.g. while the disk is full or slower than the callers. Then ``on_full`` decides:
+    ``"block"`` (default) makes ``track()`` wait up to ``block_timeout`` seconds (default
+    1 s) for the writer and drops the new row if there is still no room (after one such
+    wait, rows are dropped at once until the writer has made room); ``"drop_oldest"``
+    drops the oldest row not being written at once. Every dropped row is counted in
+    ``stats()["dropped"]`` and logged (warning, once per second at most).
 
     >>> import tempfile, mlmm
     >>> ws = mlmm.open_workspace(tempfile.mkdtemp())
@@ -1866,11 +2369,27 @@ class PredictionTracker:
         max_age: float = 1.0,
         strict: bool = True,
         durable: bool = True,
+        max_buffer: int = 1_000_000,
+        on_full: str = "block",
+        block_timeout: float = 1.0,
     ) -> None:
         if flush_rows < 1:
             raise ValidationError(f"flush_rows={flush_rows!r}: expected a positive integer")
         if max_age <= 0:
             raise ValidationError(f"max_age={max_age!r}: expected a positive number of seconds")
+        if isinstance(max_buffer, bool) or not isinstance(max_buffer, int) or max_buffer < 1:
+            raise ValidationError(f"max_buffer={max_buffer!r}: expected a positive number of rows")
+        if on_full not in ("block", "drop_oldest"):
+            raise ValidationError(f"on_full={on_full!r}: expected 'block' or 'drop_oldest'")
+        if not block_timeout >= 0:
+            raise ValidationError(f"block_timeout={block_timeout!r}: expected a number of seconds >= 0")
+        self.max_buffer = max_buffer
+        self.on_full = on_full
+        self.block_timeout = float(block_timeout)
+        self._buf_lock = threading.Lock()  # structural changes of the buffer (not appends)
+        self._inflight = 0  # rows at the front of the buffer that a write holds
+        self._dropped_logged_at = 0.0
+        self._shedding = False
         self.ws = ws
         self.flush_rows = flush_rows
         self.max_age = max_age
@@ -1883,10 +2402,13 @@ class PredictionTracker:
         self._prefix = uuid.uuid4().hex[:12] + "-"
         self._counter = itertools.count()
         self._closed = False
-        self._known: dict[str, set[str]] = {}
+        self._known: _Facts | None = None
+        self._known_at = 0.0
+        self._asked: set[tuple[str, str]] = set()  # unregistered (model, version) pairs already asked about
         self._settings: dict[str, Any] | None = None
         self._settings_at = 0.0
-        self._stats = {"tracked": 0, "written": 0, "quarantined": 0, "files": 0, "flushes": 0, "errors": 0}
+        self._stats = {"tracked": 0, "written": 0, "quarantined": 0, "files": 0, "flushes": 0, "errors": 0,
+                       "dropped": 0}
         self.last_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mlmm-tracker-flush", daemon=True)
         self._pid = os.getpid()
@@ -1913,6 +2435,8 @@ class PredictionTracker:
         buf = self._buf
         if not buf:
             self._first = time.monotonic()
+        elif len(buf) >= self.max_buffer and not self._make_room():
+            return prediction_id  # counted as dropped
         # list.append is atomic under the GIL; the flusher copies then deletes the first n
         # rows, so no lock is needed here and no row can be lost between the two
         if timestamp is None:
@@ -1924,14 +2448,46 @@ class PredictionTracker:
             self._wake.set()
         return prediction_id
 
+    def _make_room(self) -> bool:
+        """The buffer is full: apply ``on_full``; True when the new row may be appended."""
+        self._wake.set()
+        if self.on_full == "block":
+            # one wait per episode: once a wait timed out, new rows are dropped at once until
+            # the writer has made room, so callers are not slowed down by a second each
+            deadline = time.monotonic() + (0.0 if self._shedding else self.block_timeout)
+            while len(self._buf) >= self.max_buffer and time.monotonic() < deadline and not self._closed:
+                time.sleep(0.0005)
+            if len(self._buf) < self.max_buffer:
+                self._shedding = False
+                return True
+            self._shedding = True
+            self._dropped(1, "new rows (the buffer stayed full for block_timeout)")
+            return False
+        with self._buf_lock:
+            excess = len(self._buf) - self.max_buffer + 1
+            start = self._inflight
+            if excess > 0 and len(self._buf) > start:
+                del self._buf[start:start + excess]
+                self._dropped(excess, "the oldest row")
+        return True
+
+    def _dropped(self, n: int, what: str) -> None:
+        self._stats["dropped"] += n
+        if time.monotonic() - self._dropped_logged_at > 1:
+            self._dropped_logged_at = time.monotonic()
+            log.warning("prediction tracker buffer full (%d rows, on_full=%s): dropped %s; %d dropped so far"
+                        " (last write error: %s)", self.max_buffer, self.on_full, what, self._stats["dropped"],
+                        self.last_error)
+
     @property
     def pending(self) -> int:
         return len(self._buf)
 
     def stats(self) -> dict[str, Any]:
-        """Counters: tracked, written, quarantined, files, flushes, errors, pending."""
+        """Counters: tracked, written, quarantined, dropped (buffer full), files, flushes,
+        errors, pending."""
         out = dict(self._stats)
-        out["tracked"] = out["written"] + out["quarantined"] + self.pending
+        out["tracked"] = out["written"] + out["quarantined"] + out["dropped"] + self.pending
         out["pending"] = self.pending
         out["last_error"] = repr(self.last_error) if self.last_error else None
         return out
@@ -1975,14 +2531,23 @@ class PredictionTracker:
             return None  # a forked child does not own this buffer
         summary = None
         with self._write_lock:
-            while self._buf:
+            first = True
+            # an explicit flush drains the buffer; the background one writes what is due and
+            # then only full batches (a backlog), so rows that arrive during a write wait for
+            # their own age instead of going out in a file of a few rows each
+            while self._buf and (raise_errors or first or len(self._buf) >= self.flush_rows):
+                first = False
                 # a backlog (a caller faster than the writer) goes out in bigger files: the
                 # fixed cost per file (validation passes, fsync) is then paid less often
-                n = min(len(self._buf), self.flush_rows * _BACKLOG_FACTOR)
-                rows = self._buf[:n]
+                started = time.monotonic()
+                with self._buf_lock:
+                    n = min(len(self._buf), self.flush_rows * _BACKLOG_FACTOR)
+                    rows = self._buf[:n]
+                    self._inflight = n
                 try:
                     summary = self._write(rows)
                 except BaseException as exc:
+                    self._inflight = 0
                     self._stats["errors"] += 1
                     self.last_error = exc
                     log.error("prediction tracker could not write %d rows (kept for the next try): %s", n, exc)
@@ -1990,7 +2555,11 @@ class PredictionTracker:
                         raise
                     time.sleep(min(5.0, 0.1 * 2 ** min(self._stats["errors"], 6)))
                     return None
-                del self._buf[:n]  # only now: a crash in _write keeps the rows buffered
+                with self._buf_lock:
+                    del self._buf[:n]  # only now: a crash in _write keeps the rows buffered
+                    self._inflight = 0
+                    if self._buf:
+                        self._first = started  # the rows left arrived after the write began
                 self.last_error = None
                 self._stats["written"] += summary.accepted
                 self._stats["quarantined"] += summary.quarantined
@@ -2023,12 +2592,12 @@ class PredictionTracker:
         misnamed = None
         if any(feats):
             # features of mixed types across rows are widened, never a flush that fails forever
-            feature_frame, _ = _to_frame([f if type(f) is dict else dict(f) if f else {} for f in feats])
+            feature_frame, _, _ = _to_frame([f if type(f) is dict else dict(f) if f else {} for f in feats])
             clash = [c for c in feature_frame.columns if c in RESERVED]
             if clash:
                 feature_frame = feature_frame.rename({c: f"feature_{c}" for c in clash})
             frame = pl.concat([frame, feature_frame], how="horizontal")
-            wrong = [c for c in feature_frame.columns if not _FEATURE_RE.match(c)]
+            wrong = [c for c in feature_frame.columns if not _FEATURE_RE.fullmatch(c)]
             if wrong:
                 # a name that cannot be a column: those rows go to quarantine, the others are written
                 hit = pl.any_horizontal(pl.col(wrong).is_not_null())
@@ -2044,23 +2613,15 @@ class PredictionTracker:
                 frame = frame.filter(~hit).drop(wrong)
         if self._settings is None or time.monotonic() - self._settings_at > 30:
             self._settings, self._settings_at = self.ws.settings(), time.monotonic()
-        registered = None
-        if self.strict:
-            needed = {(m, str(v)) for m, v in set(zip(models, versions, strict=True))}
-            if any(v not in self._known.get(m, ()) for m, v in needed):
-                self._known = _registered(self.ws)
-            registered = self._known
+        needed = {(m, str(v)) for m, v in set(zip(models, versions, strict=True))}
+        # the registry is asked again after 30 s, or for a version not seen before (once)
+        unknown = {p for p in needed if self._known is None or p[1] not in self._known.versions.get(p[0], ())}
+        if self._known is None or time.monotonic() - self._known_at > 30 or unknown - self._asked:
+            self._known, self._known_at = _registered(self.ws), time.monotonic()
+            self._asked = {p for p in needed if p[1] not in self._known.versions.get(p[0], ())}
         batch = "t" + uuid.uuid4().hex
-        summary = _ingest(self.ws, frame, source="tracker", batch_id=batch, strict=self.strict,
-                          registered=registered, durable=self.durable, settings=self._settings)
-        if misnamed is None or misnamed.is_empty():
-            return summary
-        files = _write_quarantine(self.ws, misnamed, batch + "-names", "tracker", now())
-        reasons, examples = _summarise_reasons(misnamed)
-        return dataclasses.replace(
-            summary, quarantined=summary.quarantined + misnamed.height, files=summary.files + files,
-            reasons={**summary.reasons, **reasons}, examples={**summary.examples, **examples},
-        )
+        return _ingest(self.ws, frame, source="tracker", batch_id=batch, strict=self.strict,
+                       registered=self._known, durable=self.durable, settings=self._settings, rejects=misnamed)
 
 
 def _text_series(values: list[Any]) -> pl.Series:

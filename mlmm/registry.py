@@ -211,6 +211,10 @@ class ModelMetadata:
         object.__setattr__(self, "version", Version.parse(self.version))
         object.__setattr__(self, "model_type", ModelType.parse(self.model_type))
         object.__setattr__(self, "configuration", _freeze(_check_mapping(self.configuration, "configuration")))
+        if "classes" in self.configuration or "feature_types" in self.configuration:
+            from ._index import check_config
+
+            check_config(self.configuration, self.name, str(self.version))
         object.__setattr__(self, "performance_metrics", _freeze(_check_metrics(self.performance_metrics)))
         object.__setattr__(self, "tags", _freeze(_check_tags(self.tags)))
         object.__setattr__(self, "deployments", _freeze(self.deployments))

@@ -264,8 +264,7 @@ def _scan(spark: SparkSession, files: list[Path], wanted: Mapping[str, pl.DataTy
 
 def _days(ws: Workspace, model: str, since: _dt.datetime | None, until: _dt.datetime | None) -> list[tuple[Path, list[Path]]]:
     """The model's day partitions that overlap the range, with their visible files."""
-    return [(d, files) for _, d in P._partition_dirs(ws.predictions_dir, model, since, until)
-            if (files := P._visible_files(d))]
+    return P.day_files(ws, model, since, until)
 
 
 _LOG_COLUMNS = ("prediction_id", "version", "timestamp", "prediction", "actual", "confidence")

@@ -65,6 +65,40 @@ def main(argv: list[str]) -> int:
                     tracker.track("m", "1.0.0", i % 2, confidence=0.25, prediction_id=f"t{worker}-{i}",
                                   features={"worker": worker})
                 P.log_predictions(ws, _batch(worker, b, rows), model="m")
+    elif command == "import-kill":
+        # kill -9 this process at a chosen point of an import: "parts:K" after the K-th part
+        # file is in place, "before-record" after every part file, "after-record" between the
+        # import record and the commit
+        file, point = rest[0], rest[1]
+        import os
+        import signal
+
+        def die() -> None:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        if point.startswith("parts:"):
+            limit, done = int(point.partition(":")[2]), [0]
+            lock = __import__("threading").Lock()
+            write = P._write_parquet_atomic
+
+            def counted(frame, path, **kw):
+                write(frame, path, **kw)
+                with lock:
+                    done[0] += 1
+                    if done[0] >= limit:
+                        die()
+
+            P._write_parquet_atomic = counted
+        else:
+            record = P._write_json
+
+            def at_record(path, obj):
+                if point == "after-record":
+                    record(path, obj)
+                die()
+
+            P._write_json = at_record
+        P.log_predictions(ws, file)
     elif command == "track-exit":
         tracker = P.PredictionTracker(ws, flush_rows=10_000, max_age=60)
         for i in range(int(rest[0])):

@@ -129,7 +129,7 @@ def _fill(ws: mlmm.Workspace) -> None:
     labels = late.select("prediction_id", (1 - pl.col("prediction")).alias("actual"))
     P.log_labels(ws, "m", labels, labeled_at="2026-01-03T12:00:00Z", batch_id="labels-1")
     P.log_labels(ws, "m", {"s1-0": 0, "never-logged": 1}, labeled_at="2026-01-03T13:00:00Z", batch_id="labels-2")
-    P.log_predictions(ws, {"version": ["1.0.0", "9.9.9", "1.0.0"], "prediction": [1, 1, 7], "confidence": [1.5, 0.5, 0.5],
+    P.log_predictions(ws, {"version": ["1.0.0", "9.9.9", "1.0.0"], "prediction": [1, 1, 0], "confidence": [1.5, 0.5, 0.5],
                            "timestamp": ["2026-01-02T00:00:00Z"] * 3}, model="m", batch_id="bad-1")
 
 
@@ -157,7 +157,7 @@ def test_windows_labels_metrics_and_sql_equal_the_local_workspace(pair):
     assert repr(remote) == f"Workspace({remote.url!r}, registry={str(remote.path)!r})"
     # the log is in the bucket, nothing of it on the local disk
     assert not (remote.path / "predictions").exists()
-    assert sorted({k.split("/")[1] for k in _keys_of(remote)}) == ["imports", "labels", "predictions", "quarantine"]
+    assert sorted({k.split("/")[1] for k in _keys_of(remote)}) == ["imports", "index", "labels", "predictions", "quarantine"]
 
     windows = [
         {}, {"model": "m"}, {"model": "m", "since": "2026-01-02T00:00:00Z", "until": "2026-01-03T00:00:00Z"},

@@ -171,11 +171,13 @@ def _labelled_workspace(path) -> mlmm.Workspace:
         "confidence": [None if i % 7 == 0 else (i % 10) / 10 + 0.05 for i in range(n)],
         "timestamp": [dt.datetime(2026, 1, 5, tzinfo=UTC) + dt.timedelta(hours=2 * i) for i in range(n)],
         "x": [float(i) for i in range(n)]}, model="m")
+    # a log from before feature types were kept (issue 15): the type of x is forgotten, so text is taken
+    (ws.log_root / "index" / "model_name=m" / "features.json").unlink()
     P.log_predictions(ws, {
         "prediction_id": ["early", "later", "dup", "p0"], "version": ["1.0.0"] * 4, "prediction": [0, 0, 1, 1],
         "confidence": [0.2, 0.3, 0.9, 0.8],
         "timestamp": ["2026-01-06T03:00:00Z", "2026-01-06T04:00:00Z", "2026-01-07T05:00:00Z", "2026-01-08T06:00:00Z"],
-        "x": ["high", "low", "high", "mid"]}, model="m")  # x was a number: read as text everywhere
+        "x": ["high", "low", "high", "mid"]}, model="m", on_duplicate="allow")  # x was a number: read as text everywhere
     P.log_labels(ws, "m", {f"p{i}": (i + 1) % 2 for i in range(40)} | {"dup": 0})
     P.log_labels(ws, "m", pl.DataFrame({"prediction_id": [f"p{i}" for i in range(10)], "actual": [1] * 10,
                                         "labeled_at": [STAMP] * 10}))

@@ -105,7 +105,7 @@ def test_flush_by_size_happens_in_the_background(ws):
     assert logged_ids(ws) == sorted(f"s{i}" for i in range(250))
     assert tracker.stats() | {"files": None, "flushes": None} == {
         "tracked": 250, "written": 250, "quarantined": 0, "files": None, "flushes": None, "errors": 0,
-        "pending": 0, "last_error": None}
+        "pending": 0, "last_error": None, "dropped": 0}
 
 
 def test_flush_by_age_without_calling_flush(ws):
@@ -166,8 +166,8 @@ def test_bad_tracked_rows_land_in_quarantine_and_are_counted(ws):
         assert (summary.accepted, summary.quarantined) == (1, 6)
         assert summary.reasons == {"bad model_name": 1, "bad prediction": 1, "bad timestamp": 1,
                                    "confidence out of [0, 1]": 1, "unregistered version": 1, "bad feature name": 1}
-        assert tracker.stats() == {"tracked": 7, "written": 1, "quarantined": 6, "files": 3, "flushes": 1,
-                                   "errors": 0, "pending": 0, "last_error": None}
+        assert tracker.stats() == {"tracked": 7, "written": 1, "quarantined": 6, "files": 2, "flushes": 1,
+                                   "errors": 0, "pending": 0, "last_error": None, "dropped": 0}
     quarantine = P.read_quarantine(ws).sort("prediction_id")
     assert quarantine.select("prediction_id", "rule", "reason").rows() == [
         ("escape", "bad model_name", "model_name='../etc': expected 1-128 letters, digits, '-', '_' or '.'"),

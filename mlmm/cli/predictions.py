@@ -33,11 +33,18 @@ def import_(
     strict: Annotated[bool, typer.Option("--strict/--no-strict", help="Quarantine rows of unregistered versions.")] = True,
     batch_id: Annotated[str | None, typer.Option(help="Idempotency key (default: a hash of the file).")] = None,
     max_quarantined: Annotated[float | None, typer.Option(help="Exit 3 when more than this share of rows is quarantined.")] = None,
+    allow_duplicates: Annotated[bool, typer.Option(
+        "--allow-duplicates", help="Keep rows whose prediction_id the model's log already holds (default: quarantine them).")] = False,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Append predictions from a file; bad rows go to quarantine with the reason."""
-    summary = P.log_predictions(workspace(workspace_path), file, model=model, strict=strict, batch_id=batch_id)
+    """Append predictions from a file; bad rows go to quarantine with the reason. All or
+    nothing: an import that fails or is killed is never visible, and the next one removes it."""
+    try:
+        summary = P.log_predictions(workspace(workspace_path), file, model=model, strict=strict, batch_id=batch_id,
+                                    on_duplicate="allow" if allow_duplicates else "quarantine")
+    except OSError as exc:
+        raise fail(_os_failure(f"import of {file}", exc)) from None
     if as_json:
         emit_json(summary.to_dict())
     else:
@@ -62,7 +69,10 @@ def labels(
     as_json: JsonOpt = False,
 ) -> None:
     """Append late ground-truth labels (the latest label of a prediction wins)."""
-    summary = P.log_labels(workspace(workspace_path), model, file, unknown=unknown)
+    try:
+        summary = P.log_labels(workspace(workspace_path), model, file, unknown=unknown)
+    except OSError as exc:
+        raise fail(_os_failure(f"labels from {file}", exc)) from None
     if as_json:
         emit_json(summary.to_dict())
         return
@@ -70,6 +80,17 @@ def labels(
                   f"{summary.quarantined:,} quarantined")
     for rule, count in summary.reasons.items():
         console.print(f"  quarantined {count:,} x {rule}, e.g. {summary.examples[rule]}", markup=False)
+    if summary.conflicts:
+        console.print(f"  {summary.conflicts:,} prediction ids got different labels in this file:", markup=False)
+        for example in summary.conflict_examples:
+            console.print(f"    {example}", markup=False)
+
+
+def _os_failure(what: str, exc: OSError) -> str:
+    """One line for an import that the operating system stopped (full disk, permissions)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (f"{what} failed: {exc.strerror or exc}{where}; nothing of it is visible, and the next import or"
+            " cleanup removes what it wrote")
 
 
 @app.command()
