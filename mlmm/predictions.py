@@ -47,6 +47,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -944,8 +945,11 @@ def _ingest(
     rejects: pl.DataFrame | None = None,
     record_path: StoragePath | None = None,
     on_duplicate: str = "quarantine",
+    own_ids: str | None = None,
 ) -> ImportSummary:
-    """Validate, check types and ids, and write one batch (see :mod:`mlmm._batch`)."""
+    """Validate, check types and ids, and write one batch (see :mod:`mlmm._batch`).
+    ``own_ids``: the prefix of ids the caller generated itself (a tracker's): never logged
+    before, so not looked up (they still go into the index)."""
     started = time.perf_counter()
     settings = settings if settings is not None else ws.settings()
     when = now()
@@ -960,15 +964,22 @@ def _ingest(
     rules = settings.get("anonymize") or {}
     models = sorted(accepted.get_column("model_name").unique().to_list()) if accepted.height else []
     with _index.model_lock(ws, models):
-        frames = {m: f for (m,), f in accepted.partition_by("model_name", as_dict=True).items()} if models else {}
+        if len(models) == 1:
+            frames = {models[0]: accepted}  # the usual case: no copy
+        else:
+            frames = {m: f for (m,), f in accepted.partition_by("model_name", as_dict=True).items()} if models else {}
         new_types: dict[str, dict[str, tuple[pl.DataType, str]]] = {}
         for m in models:
             hashed = set(rules.get("*", [])) | set(rules.get(m, []))
             frames[m], bad, new_types[m] = _enforce_types(ws, m, frames[m], facts.declared.get(m, {}), hashed, batch_id)
             moved.append(bad)
-            if on_duplicate == "quarantine":
-                frames[m], dup = _drop_logged(ws, m, frames[m])
-                moved.append(dup)
+        hashes = {m: _index.hash_ids(f.get_column("prediction_id")) for m, f in frames.items()}
+        if on_duplicate == "quarantine":
+            for m in models:
+                frames[m], dup = _drop_logged(ws, m, frames[m], hashes[m], own_ids)
+                if dup.height:
+                    moved.append(dup)
+                    hashes[m] = _index.hash_ids(frames[m].get_column("prediction_id"))
         if rules:
             frames = {m: _anonymize(f, rules, str(settings.get("anonymize_salt") or "")) for m, f in frames.items()}
         quarantined = pl.concat([q for q in moved if q.height], how="diagonal_relaxed") if any(q.height for q in moved) \
@@ -985,23 +996,47 @@ def _ingest(
             reasons=reasons, examples=examples, files=len(parts) + (1 if quarantined.height else 0),
             seconds=0.0, models=per_model,
         )
-        with _batch.Batch(ws, batch_id, paths, record=record_path, durable=durable):
-            _write_parts(ws, parts, durable)
-            _write_quarantine(ws, quarantined, batch_id, source, when)
+        def _write_runs() -> None:
             for m, path in runs.items():
-                f = frames[m]
-                _index.write_run(path, _index.hash_ids(f.get_column("prediction_id")),
-                                 (f.get_column("timestamp").dt.date().cast(pl.Int32).to_numpy()), durable=durable)
+                _index.write_run(path, hashes[m], frames[m].get_column("timestamp").dt.date().cast(pl.Int32).to_numpy(),
+                                 durable=durable)
+
+        if len(parts) == 1 and not quarantined.height and record_path is None:
+            # one file and nothing else (a tracker flush, typically): its atomic rename is the
+            # commit. The id run goes first: a run whose file never came only makes candidates
+            # that the files then disprove; a file without its run would let a duplicate in.
+            _write_runs()
             for m, types in new_types.items():
                 _index.record_feature_types(ws, m, types)
+            _write_parts(ws, parts, durable)
             summary = dataclasses.replace(summary, seconds=time.perf_counter() - started)
-            if record_path is not None:
-                record = summary.to_dict()
-                record.pop("rows", None)
-                record["committed_at"] = now().isoformat()
-                _write_json(record_path, record)
+        else:
+            summary = _write_batch(ws, batch_id, paths, parts, quarantined, source, when, record_path, durable,
+                                   _write_runs, new_types, summary, started)
         for m in runs:
             _index.merge_runs(ws, m)
+    return summary
+
+
+def _write_batch(ws: Workspace, batch_id: str, paths: list[StoragePath], parts: list[tuple[StoragePath, pl.DataFrame]],
+                 quarantined: pl.DataFrame, source: str, when: _dt.datetime, record_path: StoragePath | None,
+                 durable: bool, write_runs: Any, new_types: dict[str, dict[str, tuple[pl.DataType, str]]],
+                 summary: ImportSummary, started: float) -> ImportSummary:
+    """Several files that become visible at once (:class:`mlmm._batch.Batch`)."""
+    with _batch.Batch(ws, batch_id, paths, record=record_path, durable=durable):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as side:
+            index_done = side.submit(write_runs)  # beside the part files (polars and numpy release the GIL)
+            _write_parts(ws, parts, durable)
+            _write_quarantine(ws, quarantined, batch_id, source, when)
+            index_done.result()
+        for m, types in new_types.items():
+            _index.record_feature_types(ws, m, types)
+        summary = dataclasses.replace(summary, seconds=time.perf_counter() - started)
+        if record_path is not None:
+            record = summary.to_dict()
+            record.pop("rows", None)
+            record["committed_at"] = now().isoformat()
+            _write_json(record_path, record)
     return summary
 
 
@@ -1023,15 +1058,24 @@ def _model_days(ws: Workspace, model: str) -> Any:
     return days
 
 
-def _drop_logged(ws: Workspace, model: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _drop_logged(ws: Workspace, model: str, frame: pl.DataFrame, hashes: Any,
+                 own_ids: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows whose prediction_id the model's log already holds, moved to quarantine."""
     if frame.is_empty():
         return frame, pl.DataFrame()
-    found = _index.logged_days(ws, model, frame.get_column("prediction_id"), _model_days(ws, model))
-    if not found:
+    ids = frame.get_column("prediction_id")
+    rows = None
+    if own_ids:
+        rows = np.flatnonzero(~ids.str.starts_with(own_ids).to_numpy())
+        if not len(rows):
+            return frame, pl.DataFrame()
+        ids, hashes = ids.gather(rows), hashes[rows]
+    found = _index.logged_days(ws, model, ids, hashes, _model_days(ws, model))
+    if found.is_empty():
         return frame, pl.DataFrame()
-    hit = pl.DataFrame({"_i": list(found), "_day": [d.isoformat() for d in found.values()]},
-                       schema={"_i": pl.UInt32, "_day": pl.String})
+    if rows is not None:
+        found = found.with_columns(pl.Series("row", rows[found.get_column("row").to_numpy()], dtype=pl.UInt32))
+    hit = found.select(pl.col("row").alias("_i"), pl.col("day").dt.to_string("%Y-%m-%d").alias("_day"))
     marked = frame.with_row_index("_i").join(hit, on="_i", how="left", maintain_order="left")
     bad = _as_quarantined(marked.filter(pl.col("_day").is_not_null()), "duplicate prediction_id",
                           pl.format("prediction_id='{}': already logged on {}", pl.col("prediction_id"), pl.col("_day")),
@@ -1101,6 +1145,14 @@ def _infer_type(values: pl.Series) -> pl.DataType:
         return pl.Boolean()
     if values.dtype != pl.String:
         return pl.String()
+    if values.len() > 20_000:
+        # most text columns are plainly text: a sample decides those without parsing every value
+        sample = _infer_type(values.gather_every(values.len() // 10_000))
+        if sample == pl.String:
+            head = values.drop_nulls().head(10_000).str.strip_chars()
+            if int(head.cast(pl.Float64, strict=False).is_not_null().sum()) == 0 and \
+                    int(head.str.to_lowercase().is_in(["true", "false"]).sum()) == 0:
+                return pl.String()
     text = values.str.strip_chars()
     present = int((text.is_not_null() & (text != "")).sum())
     if not present:
@@ -2621,7 +2673,8 @@ class PredictionTracker:
             self._asked = {p for p in needed if p[1] not in self._known.versions.get(p[0], ())}
         batch = "t" + uuid.uuid4().hex
         return _ingest(self.ws, frame, source="tracker", batch_id=batch, strict=self.strict,
-                       registered=self._known, durable=self.durable, settings=self._settings, rejects=misnamed)
+                       registered=self._known, durable=self.durable, settings=self._settings, rejects=misnamed,
+                       own_ids=self._prefix)
 
 
 def _text_series(values: list[Any]) -> pl.Series:

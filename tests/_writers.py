@@ -8,6 +8,13 @@ Run as a script: ``python tests/_writers.py COMMAND WORKSPACE [ARGS...]``.
     After ``GO`` exists: ``BATCHES`` bulk imports of ``ROWS`` rows each (ids ``w<W>-b<B>-<i>``),
     and between them a :class:`PredictionTracker` with small, frequent flushes tracks
     ``TRACKED`` rows in all (ids ``t<W>-<i>``).
+``import-kill WS FILE POINT``
+    ``log_predictions(ws, FILE)`` that kills itself (``SIGKILL``) at ``POINT``: ``parts:K`` after
+    the K-th part file, ``before-record`` after every part file, ``after-record`` between the
+    import record and the commit.
+``track-steady WS RATE PROGRESS``
+    Tracks ids ``s-<i>`` at ``RATE`` a second until killed, writing the count to ``PROGRESS``
+    every 100 rows.
 ``track-exit WS ROWS``
     Tracks ids ``x-<i>`` and exits without ``close()``: the interpreter-exit hook must flush.
 
@@ -99,6 +106,17 @@ def main(argv: list[str]) -> int:
 
             P._write_json = at_record
         P.log_predictions(ws, file)
+    elif command == "track-steady":
+        # track at a steady rate until killed; every 100 rows, say how many were tracked
+        rate, progress = float(rest[0]), Path(rest[1])
+        tracker = P.PredictionTracker(ws, max_age=1.0)
+        start, i = time.monotonic(), 0
+        while True:
+            tracker.track("m", "1.0.0", i % 2, confidence=0.5, prediction_id=f"s-{i}")
+            i += 1
+            if i % 100 == 0:
+                progress.write_text(str(i))
+            time.sleep(max(0.0, start + i / rate - time.monotonic()))
     elif command == "track-exit":
         tracker = P.PredictionTracker(ws, flush_rows=10_000, max_age=60)
         for i in range(int(rest[0])):

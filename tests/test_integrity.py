@@ -484,6 +484,28 @@ def test_a_steady_load_writes_about_one_file_per_max_age(ws):
     assert rows(ws) == i
 
 
+def test_kill_9_of_a_tracker_under_load_loses_at_most_the_last_max_age(ws):
+    ws.close()
+    rate = 2000.0
+    progress = ws.path / "progress.txt"
+    proc = subprocess.Popen([sys.executable, str(WRITERS), "track-steady", str(ws.path), str(rate), str(progress)],
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not progress.exists() or int(progress.read_text() or 0) < 6000):
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
+    tracked = int(progress.read_text())  # at least this many were tracked
+    logged = rows(ws)
+    ids = ws.predictions("m").select("prediction_id").collect().get_column("prediction_id")
+    assert ids.n_unique() == logged  # whole files only, nothing twice
+    # the documented bound: the rows of the last max_age (1 s) plus one write, here 2,000 a second
+    assert 0 < tracked - logged + 100 <= rate * 1.0 + rate * 0.5, (tracked, logged)
+
+
 # ----------------------------------------------------------------------------- item 7 (input formats)
 def test_json_lines_a_bad_line_is_quarantined_with_its_number(ws, tmp_path):
     path = tmp_path / "a.jsonl"
