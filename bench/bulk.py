@@ -199,7 +199,7 @@ def run(sizes: Sizes) -> Table:
         table.footnotes.append(f"pandas unavailable: {results['pandas']['unavailable']}")
 
     best = max(results[k]["rows_per_s"] for k in ("mlmm_parquet", "mlmm_arrow", "mlmm_polars"))
-    target_ok = min(results[k]["rows_per_s"] for k in ("mlmm_parquet", "mlmm_arrow", "mlmm_parquet_filled")) >= 2e6
+    target_ok = min(results[k]["rows_per_s"] for k in ("mlmm_parquet", "mlmm_arrow")) >= 2e6
     table.footnotes += [
         f"median and min of {reps} run(s); each mlmm run imports into a fresh workspace (two registered versions).",
         "mlmm does more than write: it validates every row (schema, types, confidence in [0, 1], timestamps, "
@@ -215,7 +215,7 @@ def run(sizes: Sizes) -> Table:
         "× mlmm = median time / median time of mlmm from the Parquet file (> 1: slower than mlmm).",
         f"Target (issue 3 §4): ≥ 2 M rows/s from Parquet and from Arrow: {'PASS' if target_ok else 'FAIL'} "
         f"(Parquet {fmt_rate(results['mlmm_parquet']['rows_per_s'])}, Arrow {fmt_rate(results['mlmm_arrow']['rows_per_s'])}, "
-        f"into a filled log {fmt_rate(results['mlmm_parquet_filled']['rows_per_s'])}; "
+        f"not counted: into a log already holding n rows {fmt_rate(results['mlmm_parquet_filled']['rows_per_s'])}; "
         f"best mlmm input {fmt_rate(best)}).",
     ]
     if problems:
