@@ -985,6 +985,9 @@ def _ingest(
         quarantined = pl.concat([q for q in moved if q.height], how="diagonal_relaxed") if any(q.height for q in moved) \
             else quarantined
         parts = _plan_parts(ws, frames, batch_id)
+        if not ws.remote:  # what a writer killed mid-file left in these folders (a tracker's, say)
+            folders = {p.parent for p, _ in parts}
+            _sweep_tmp([f for d in folders if d.is_dir() for f in d.glob(".*.tmp")], time.time() - TMP_STALE_SECONDS)
         runs = {m: _index.run_path(ws, m, batch_id) for m, f in frames.items() if f.height}
         paths = [p for p, _ in parts] + list(runs.values())
         if quarantined.height:
@@ -2176,17 +2179,32 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
                 details.append(_relative(ws, f))
                 if not dry_run:
                     f.unlink()
-    stale = ref.timestamp() - 3600
     # temporary files exist only on a local disk: an upload to a bucket is never half visible
-    roots = [] if ws.remote else [ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir]
-    for root in roots:
-        for f in root.rglob(".*.tmp"):
-            if f.stat().st_mtime < stale:
-                removed += 1
-                freed += f.stat().st_size
+    roots = [] if ws.remote else [ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir,
+                                  ws.log_root / "index"]
+    n, b = _sweep_tmp([f for root in roots for f in root.rglob(".*.tmp")], ref.timestamp() - TMP_STALE_SECONDS,
+                      dry_run)
+    return MaintenanceSummary("cleanup", removed + n, 0, rows, freed + b, parts, dry_run, tuple(details))
+
+
+TMP_STALE_SECONDS = 3600.0  # a temporary file this old belongs to a writer that was killed
+
+
+def _sweep_tmp(files: Iterable[Path], before: float, dry_run: bool = False) -> tuple[int, int]:
+    """Delete temporary files (``.NAME.XXXX.tmp``) last touched before ``before`` (a time);
+    returns (files, bytes)."""
+    removed = freed = 0
+    for f in files:
+        try:
+            st = f.stat()
+            if st.st_mtime < before:
                 if not dry_run:
-                    f.unlink(missing_ok=True)
-    return MaintenanceSummary("cleanup", removed, 0, rows, freed, parts, dry_run, tuple(details))
+                    f.unlink()
+                removed += 1
+                freed += st.st_size
+        except FileNotFoundError:
+            continue
+    return removed, freed
 
 
 def _parquet_metadata(path: StoragePath) -> pq.FileMetaData:
@@ -2254,6 +2272,9 @@ def compact(
     grace_s = parse_duration(grace, "grace").total_seconds()
     if not dry_run:
         _batch.sweep(ws)
+        if not ws.remote:
+            _sweep_tmp([f for root in (ws.predictions_dir, ws.labels_dir) for f in root.rglob(".*.tmp")],
+                       time.time() - TMP_STALE_SECONDS)
     removed = written = rows = freed = parts = 0
     details = []
     dirs = [d for _, d in _partition_dirs(ws.predictions_dir, model, None, None, prefetch_files=False)]

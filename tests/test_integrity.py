@@ -240,6 +240,25 @@ def test_a_killed_tracker_flush_leaves_no_visible_part_and_cleanup_sweeps_tempor
     assert not finished.exists() and not tmp.exists() and not marker.exists()
 
 
+def test_the_next_import_and_compact_sweep_temporary_files_of_a_killed_writer(ws):
+    day = ws.predictions_dir / "model_name=m" / "date=2026-01-01"
+    day.mkdir(parents=True)
+    old, fresh = day / ".part-tkilled.parquet.0000abcd.tmp", day / ".part-tbusy.parquet.1111abcd.tmp"
+    old.write_bytes(b"half a file")
+    fresh.write_bytes(b"being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "timestamp": ["2026-01-01T10:00:00Z"]}, model="m")
+    assert not old.exists() and fresh.exists()  # a writer may still be at work on the recent one
+    other = ws.predictions_dir / "model_name=m" / "date=2026-01-02"
+    other.mkdir()
+    stale = other / ".part-tgone.parquet.2222abcd.tmp"
+    stale.write_bytes(b"x")
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    P.compact(ws)
+    assert not stale.exists() and fresh.exists()
+
+
 def test_a_live_import_of_the_same_batch_is_a_conflict(ws):
     with _batch.Batch(ws, "busy", []), pytest.raises(mlmm.MlmmError, match="batch 'busy' is being written by pid"):
         P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1]}, model="m", batch_id="busy")
