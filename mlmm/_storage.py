@@ -58,7 +58,7 @@ def parse_url(value: str | os.PathLike[str]) -> tuple[str, str]:
     """
     text = str(value)
     match = _URL_RE.match(text)
-    if match is None or not _BUCKET_RE.match(match.group("bucket")):
+    if match is None or not _BUCKET_RE.fullmatch(match.group("bucket")):
         raise ValueError(f"workspace={text!r}: expected s3://bucket/prefix (a bucket name of 3-63 lower-case letters,"
                          " digits, '.' or '-')")
     prefix = "/".join(p for p in (match.group("prefix") or "").split("/") if p)

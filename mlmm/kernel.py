@@ -104,7 +104,7 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     from jupyter_core.paths import jupyter_path
 
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValidationError(f"name={name!r}: expected a kernel name of lower-case letters, digits, '.', '_' or '-'")
     if not sys.executable:
         raise MlmmError("sys.executable is empty: cannot tell which interpreter the kernel should run")

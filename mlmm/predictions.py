@@ -595,9 +595,10 @@ def _validate(
             pair_reason[(name, ver)] = ("bad model_name", f"model_name={name!r}: expected 1-128 letters, digits, '-', '_' or '.'")
             continue
         try:
-            parsed = str(Version.parse(ver if ver is not None else ""))
-        except ValidationError:
-            pair_reason[(name, ver)] = ("bad version", f"version={ver!r}: expected a semantic version such as '1.0.0'")
+            parsed = str(Version.parse(ver))
+        except ValidationError as exc:
+            # the parser's own words: a malformed version, or a part too large for the registry
+            pair_reason[(name, ver)] = ("bad version", str(exc))
             continue
         if strict and registered is not None and parsed not in registered.get(name, set()):
             known = ", ".join(sorted(registered.get(name, set()), key=Version.parse)) or "none"

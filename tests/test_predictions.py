@@ -304,7 +304,7 @@ BAD_CSV_QUARANTINE = [
     (11, "p11", "unregistered version", "version='3.0.0' of model 'm' is not registered (registered: 1.0.0, 1.1.0);"
                                         " register it or pass strict=False"),
     (12, "p12", "bad model_name", "model_name='../etc': expected 1-128 letters, digits, '-', '_' or '.'"),
-    (13, "p13", "bad version", "version='1.0': expected a semantic version such as '1.0.0'"),
+    (13, "p13", "bad version", "version='1.0': expected a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], e.g. '1.0.0' or '2.0.0-rc.1'"),
     (14, "p0", "duplicate prediction_id", "prediction_id='p0': appears more than once in this batch"),
 ]
 
