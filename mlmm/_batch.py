@@ -19,8 +19,10 @@ Readers (:func:`committed`) list the pending markers before and after they list 
 partitions and skip every file of a batch that was pending at either moment. A batch that
 failed (exception) removes its files, then its marker; one that was killed leaves its
 marker, so its files stay invisible until :func:`sweep` (run by every import, ``cleanup``
-and ``compact``) finds the marker's owner gone (its lock is free; on object storage: the
-marker is older than ``STALE_SECONDS``) and deletes the files and the marker. When the
+and ``compact``) finds the marker's owner gone and deletes the files and the marker. Gone
+means: its lock is free (on a local disk); else, a process of this host that no longer
+exists, or a marker of another host older than ``STALE_SECONDS`` (object storage, shared
+mounts whose locks do not reach other hosts). When the
 import record was already written, the batch had written everything: the sweep commits it
 instead (roll forward).
 
@@ -82,7 +84,7 @@ def pending(ws: Workspace) -> frozenset[str]:
 
 def batch_of(name: str) -> str | None:
     """The batch id in a file name written by a batch (``part-<batch>.parquet``,
-    ``part-<batch>-names.parquet``, ``run-<batch>.npy``)."""
+    ``run-<batch>.npy``)."""
     stem, dot, _ = name.partition(".")
     if not dot:
         return None
@@ -94,12 +96,7 @@ def batch_of(name: str) -> str | None:
 
 def _hidden(name: str, pend: frozenset[str]) -> bool:
     batch = batch_of(name)
-    if batch is None:
-        return False
-    if batch in pend:
-        return True
-    # a batch may add a suffix of its own ("-names"): part-<batch>-<suffix>.parquet
-    return any(batch.startswith(p + "-") for p in pend)
+    return batch is not None and batch in pend
 
 
 def committed(files: Iterable[StoragePath], pend: frozenset[str]) -> list[StoragePath]:
@@ -118,7 +115,8 @@ def snapshot(ws: Workspace) -> Iterator[set[str]]:
     seen.update(pending(ws))
 
 
-def _relative(ws: Workspace, path: StoragePath) -> str:
+def relative(ws: Workspace, path: StoragePath) -> str:
+    """``path`` relative to where the log lives (``predictions/model_name=m/date=...``)."""
     return str(path.relative_to(ws.log_root))  # type: ignore[arg-type]
 
 
@@ -151,29 +149,33 @@ class Batch:
             _sweep_one(self.ws, self.marker)  # a crashed run of the same batch: gone, or raises
         body = {
             "batch": self.batch_id, "host": _HOST, "pid": os.getpid(), "started_at": now().isoformat(),
-            "paths": [_relative(self.ws, p) for p in self.paths],
-            "record": _relative(self.ws, self.record) if self.record is not None else None,
+            "paths": [relative(self.ws, p) for p in self.paths],
+            "record": relative(self.ws, self.record) if self.record is not None else None,
         }
         data = json.dumps(body, indent=1).encode()
         if isinstance(self.marker, ObjectPath):
             self.marker.write_bytes(data)
             return self
         self.marker.parent.mkdir(parents=True, exist_ok=True)
+        # written and locked under a private name, then linked into place: a sweeper never sees
+        # a marker that is empty or not yet locked
+        tmp = self.marker.parent / f".{self.marker.name}.{os.getpid()}.{id(self):x}.tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
-            fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            raise ConflictError(f"batch {self.batch_id!r} is being written by another process (its marker"
-                                f" {self.marker} appeared just now); expected it to finish first") from None
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            _lock(fd)
             os.write(fd, data)
             if self.durable:
                 os.fsync(fd)
+            try:
+                os.link(tmp, self.marker)
+            except FileExistsError:
+                raise ConflictError(f"batch {self.batch_id!r} is being written by another process (its marker"
+                                    f" {self.marker} appeared just now); expected it to finish first") from None
         except BaseException:
             os.close(fd)
-            self.marker.unlink(missing_ok=True)
             raise
+        finally:
+            tmp.unlink(missing_ok=True)
         self._fd = fd
         if self.durable:
             fsync_dir(self.marker.parent)
@@ -218,15 +220,60 @@ def _remove(paths: list[StoragePath]) -> bool:
     return ok
 
 
-def _owner_alive(marker: StoragePath) -> bool:
-    """Whether the process that wrote ``marker`` still works on it."""
-    if isinstance(marker, ObjectPath) or fcntl is None:
-        try:
-            body = json.loads(marker.read_text())
-            started = _dt.datetime.fromisoformat(body["started_at"])
-        except (OSError, ValueError, KeyError, FileNotFoundError):
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
+
+
+def _lock(fd: int) -> bool:
+    """An exclusive flock on ``fd``; False where the file system has none (some NFS mounts)."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    except OSError as exc:
+        if exc.errno in _NO_LOCKS:
             return False
-        return (now() - started).total_seconds() < STALE_SECONDS
+        raise
+
+
+def _pid_alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError, OverflowError):
+        return True  # another user's process, or no pid to test: assume it runs
+    return True
+
+
+def _alive_by_body(body: dict[str, Any]) -> bool:
+    """Liveness from what the marker says: a process of this host is tested by its pid; one
+    of another host is taken as gone once the marker is ``STALE_SECONDS`` old."""
+    if body.get("host") == _HOST and body.get("pid") is not None:
+        return _pid_alive(body["pid"])
+    try:
+        started = _dt.datetime.fromisoformat(body["started_at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (now() - started).total_seconds() < STALE_SECONDS
+
+
+def _read_body(marker: StoragePath) -> dict[str, Any] | None:
+    try:
+        body = json.loads(marker.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _owner_alive(marker: StoragePath) -> bool:
+    """Whether the process that wrote ``marker`` still works on it (gone markers: True, as
+    there is nothing to do)."""
+    if isinstance(marker, ObjectPath) or fcntl is None:
+        body = _read_body(marker)
+        return True if body is None else _alive_by_body(body)
     try:
         fd = os.open(marker, os.O_RDONLY)
     except FileNotFoundError:
@@ -237,36 +284,66 @@ def _owner_alive(marker: StoragePath) -> bool:
         except OSError as exc:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 return True
+            if exc.errno in _NO_LOCKS:
+                body = _read_body(marker)
+                return True if body is None else _alive_by_body(body)
             raise
-        # the lock was free; the owner may have just committed (unlinked, then closed)
         try:
-            return os.stat(marker).st_ino != os.fstat(fd).st_ino
+            if os.stat(marker).st_ino != os.fstat(fd).st_ino:
+                return True  # the owner committed and a new marker of the same batch appeared
         except FileNotFoundError:
             return True
+        # the lock is free. On one host that means the owner is gone; another host's lock may
+        # not reach us (a shared mount): then its pid and age decide
+        body = _read_body(marker)
+        if body is None:
+            return True
+        return body.get("host") not in (None, _HOST) and _alive_by_body(body)
     finally:
         os.close(fd)
 
 
 def _sweep_one(ws: Workspace, marker: StoragePath) -> str | None:
     """Finish a dead batch: commit it when its record exists, else delete its files. Returns
-    what was done (``"committed"``, ``"removed"``) or None while its owner still works; raises
-    :class:`ConflictError` for a live batch when asked to take it over."""
+    what was done (``"committed"``, ``"removed"``) or None when there was nothing to do;
+    raises :class:`ConflictError` while its owner still works on it."""
     if _owner_alive(marker):
-        try:
-            body = json.loads(marker.read_text())
-        except (OSError, ValueError):
-            body = {}
-        if body.get("batch") == marker.name[:-5] and marker.exists():
+        body = _read_body(marker)
+        if body:
             raise ConflictError(
                 f"batch {body.get('batch')!r} is being written by pid {body.get('pid')} on {body.get('host')}"
                 f" since {body.get('started_at')}; expected it to finish first")
         return None
+    if isinstance(marker, ObjectPath):
+        body = _read_body(marker)
+        return None if body is None else _finish(ws, marker, body)
     try:
-        body = json.loads(marker.read_text())
+        fd = os.open(marker, os.O_RDWR)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        body = {}
+    try:
+        if fcntl is not None:
+            try:  # hold it while finishing: two sweepers do not both act
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in _NO_LOCKS:
+                    return None
+        try:
+            if os.stat(marker).st_ino != os.fstat(fd).st_ino:
+                return None  # replaced meanwhile: not the marker we judged
+        except FileNotFoundError:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            try:
+                body = json.loads(fh.read() or b"{}")
+            except ValueError:
+                body = {}
+        return _finish(ws, marker, body if isinstance(body, dict) else {})
+    finally:
+        os.close(fd)
+
+
+def _finish(ws: Workspace, marker: StoragePath, body: dict[str, Any]) -> str | None:
     root = ws.log_root
     record = body.get("record")
     if record and (root / record).exists():
@@ -280,6 +357,11 @@ def _sweep_one(ws: Workspace, marker: StoragePath) -> str | None:
     return None
 
 
+def check_free(ws: Workspace, batch_id: str) -> None:
+    """Raise :class:`ConflictError` when a live writer works on ``batch_id`` (finish it if dead)."""
+    _sweep_one(ws, pending_dir(ws) / f"{batch_id}.json")
+
+
 def sweep(ws: Workspace) -> dict[str, int]:
     """Finish every batch whose writer is gone (see the module docstring)."""
     done = {"committed": 0, "removed": 0}
@@ -287,8 +369,10 @@ def sweep(ws: Workspace) -> dict[str, int]:
     for batch in sorted(pending(ws)):
         marker = folder / f"{batch}.json"
         try:
-            what = _sweep_one(ws, marker) if not _owner_alive(marker) else None
-        except (ConflictError, OSError) as exc:
+            what = _sweep_one(ws, marker)
+        except ConflictError:
+            continue  # still at work
+        except OSError as exc:
             log.warning("could not finish batch %s: %s", batch, exc)
             continue
         if what:

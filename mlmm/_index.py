@@ -15,8 +15,9 @@ never read whole); a hit is confirmed against the ids stored in that day's Parqu
 so a hash collision or a day removed by retention never quarantines a new id. Runs are
 files of their batch (``run-<batch>.npy``): invisible while the batch is pending, removed
 with it when it fails. When a model has more than ``_MAX_RUNS`` runs, the smallest are merged.
-The index is rebuilt from the log when it is missing (a workspace older than it), when the
-hash function changed (another polars release), or after ``cleanup`` removed days.
+The index is rebuilt from the log when it is missing (a workspace older than it) or when the
+hash function changed (another polars release); ``cleanup`` drops the keys of the days it
+removes (:func:`prune`).
 
 **Feature types.** The first accepted type of a feature column, or the type declared in the
 model's configuration (``feature_types = {"memory_mb": "number", "endpoint": "text",
@@ -37,6 +38,7 @@ import io
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -45,8 +47,8 @@ import numpy as np
 import polars as pl
 
 from . import _batch
-from ._storage import ObjectPath, StoragePath
-from ._util import UTC, atomic_write_json, fsync_dir, now
+from ._storage import ObjectPath, StoragePath, write_atomic, write_json
+from ._util import UTC, now
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -58,12 +60,12 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["model_lock", "index_dir", "hash_ids", "logged_days", "run_path", "write_run", "merge_runs",
-           "feature_types", "record_feature_types", "declared_types", "TYPE_NAMES", "invalidate"]
+           "feature_types", "record_feature_types", "declared_types", "TYPE_NAMES", "invalidate", "prune"]
 
 log = logging.getLogger("mlmm")
 
 _SEED = 0x6D6C6D6D
-_MAX_RUNS = 8
+_MAX_RUNS = 8  # per tier, at most _MAX_RUNS // 2 - 1 wait between merges
 _BUILD_ROWS = 5_000_000
 _EPOCH_DAY = _dt.date(1970, 1, 1)
 _META = "meta.json"
@@ -128,29 +130,14 @@ def write_run(path: StoragePath, hashes: np.ndarray, days: np.ndarray, *, durabl
 
 
 def _save(path: StoragePath, data: np.ndarray, *, durable: bool = True) -> None:
-    """An array written whole under a temporary name, then renamed (one upload on a bucket)."""
-    if isinstance(path, ObjectPath):
-        buf = io.BytesIO()
-        np.save(buf, data)
-        path.write_bytes(buf.getbuffer())
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            np.save(fh, data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if durable:
-        fsync_dir(path.parent)
+    """An array as a ``.npy`` file, whole or not at all."""
+    buf = io.BytesIO()
+    np.save(buf, data)
+    write_atomic(path, buf.getvalue(), durable=durable)
 
 
 _LOADED: dict[str, np.ndarray] = {}  # run files are immutable: a memory map is opened once per process
+_LOADED_LOCK = threading.Lock()
 
 
 def _load(path: StoragePath) -> np.ndarray:
@@ -158,13 +145,23 @@ def _load(path: StoragePath) -> np.ndarray:
         return np.load(io.BytesIO(path.read_bytes()))
     st = os.stat(path)
     key = f"{path}:{st.st_ino}:{st.st_mtime_ns}"  # a batch re-run after a crash writes its run again
-    run = _LOADED.get(key)
+    with _LOADED_LOCK:
+        run = _LOADED.get(key)
     if run is None:
         run = np.load(path, mmap_mode="r")
-        if len(_LOADED) >= 64:
-            _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[key] = run
+        with _LOADED_LOCK:
+            while len(_LOADED) >= 64:
+                _LOADED.pop(next(iter(_LOADED)), None)
+            _LOADED[key] = run
     return run
+
+
+def _delete(path: StoragePath) -> None:
+    """Remove a run (merged or pruned), and its memory map, which would keep the space in use."""
+    with _LOADED_LOCK:
+        for key in [k for k in _LOADED if k.startswith(f"{path}:")]:
+            del _LOADED[key]
+    path.unlink(missing_ok=True)
 
 
 def _runs(ws: Workspace, model: str) -> list[StoragePath]:
@@ -189,8 +186,7 @@ def _meta_ok(ws: Workspace, model: str) -> bool:
 
 
 def invalidate(ws: Workspace, model: str) -> None:
-    """Forget the id index of ``model``: the next import rebuilds it from the log (after
-    retention removed days, so it does not grow without end)."""
+    """Forget the id index of ``model``: the next import rebuilds it from the log."""
     folder = index_dir(ws, model)
     (folder / _META).unlink(missing_ok=True)
 
@@ -234,12 +230,7 @@ def _rebuild(ws: Workspace, model: str, day_files: list[tuple[_dt.date, list[Sto
 
 
 def _write_meta(ws: Workspace, model: str) -> None:
-    path = index_dir(ws, model) / _META
-    body = {"probe": _probe(), "format": _FORMAT, "built_at": now().isoformat()}
-    if isinstance(path, ObjectPath):
-        path.write_bytes(json.dumps(body).encode())
-    else:
-        atomic_write_json(path, body)
+    write_json(index_dir(ws, model) / _META, {"probe": _probe(), "format": _FORMAT, "built_at": now().isoformat()})
 
 
 def _options(path: StoragePath) -> dict[str, str] | None:
@@ -274,14 +265,16 @@ def logged_days(ws: Workspace, model: str, ids: pl.Series, hashes: np.ndarray, d
             continue  # merged away meanwhile (only under the lock, so: by a crashed merge)
         if not len(run):
             continue
-        # the first key with the same 48 hash bits comes first (day bits >= 0)
-        pos = np.searchsorted(run, queries)
-        pos[pos >= len(run)] = len(run) - 1
-        keys = np.asarray(run[pos])
-        found = (keys & _KEY_MASK) == queries
+        # every key with the same 48 hash bits (an id logged on several days, or a collision)
+        lo = np.searchsorted(run, queries, side="left")
+        hi = np.searchsorted(run, queries | _DAY_MASK, side="right")
+        counts = hi - lo
+        found = counts > 0
         if found.any():
-            hit_rows.append(order[found])
-            hit_days.append((keys[found] & _DAY_MASK).astype(np.int32))
+            n = counts[found]
+            starts = np.repeat(lo[found], n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+            hit_rows.append(np.repeat(order[found], n))
+            hit_days.append((np.asarray(run[starts]) & _DAY_MASK).astype(np.int32))
     if not hit_rows:
         return empty
     hits = (pl.DataFrame({"row": np.concatenate(hit_rows).astype(np.uint32), "d": np.concatenate(hit_days)})
@@ -304,24 +297,57 @@ def logged_days(ws: Workspace, model: str, ids: pl.Series, hashes: np.ndarray, d
     return pl.concat(confirmed).sort("day").unique("row", keep="first").sort("row")
 
 
+def _tier(size: int) -> int:
+    """Runs of a size within a factor of 4 share a tier (by file size)."""
+    return max(0, (max(size, 1).bit_length() - 1) // 2)
+
+
 def merge_runs(ws: Workspace, model: str) -> int:
-    """Merge the smallest runs while there are more than ``_MAX_RUNS`` (under the model's
-    lock): the lookups stay a few binary searches per batch. Returns the runs merged."""
+    """Size-tiered merging (under the model's lock): when ``_MAX_RUNS // 2`` runs of a tier
+    gather, they become one run of the next tier. A key is merged about log4(n) times, and a
+    lookup searches a few runs per tier. Returns the number of runs merged."""
     runs = _runs(ws, model)
-    if len(runs) <= _MAX_RUNS:
+    if len(runs) < _MAX_RUNS // 2:
         return 0
     try:
-        sizes = {p: _load(p).shape[0] for p in runs}
-        small = sorted(runs, key=lambda p: sizes[p])[: len(runs) - _MAX_RUNS // 2]
-        arrays = [np.asarray(_load(p)) for p in small]
+        sizes = {p: p.stat().st_size for p in runs}
     except FileNotFoundError:
         return 0  # another writer merges them (on object storage, where there is no lock)
-    merged = pl.Series(np.concatenate(arrays), dtype=pl.UInt64).sort().to_numpy()
-    target = index_dir(ws, model) / "ids" / f"run-m{uuid.uuid4().hex}.npy"
-    _save(target, merged)
-    for p in small:
-        p.unlink(missing_ok=True)  # a crash before this leaves both: the same ids twice, harmless
-    return len(small)
+    tiers: dict[int, list[StoragePath]] = {}
+    for p in runs:
+        tiers.setdefault(_tier(sizes[p]), []).append(p)
+    merged = 0
+    for _, members in sorted(tiers.items()):
+        if len(members) < _MAX_RUNS // 2:
+            continue
+        try:
+            arrays = [np.asarray(_load(p)) for p in members]
+        except FileNotFoundError:
+            continue
+        keys = pl.Series(np.concatenate(arrays), dtype=pl.UInt64).sort().to_numpy()
+        _save(index_dir(ws, model) / "ids" / f"run-m{uuid.uuid4().hex}.npy", keys)
+        for p in members:
+            _delete(p)  # a crash before this leaves both: the same keys twice, harmless
+        merged += len(members)
+    return merged
+
+
+def prune(ws: Workspace, model: str, before: _dt.date) -> int:
+    """Drop the keys of days before ``before`` (retention removed them) from the model's runs,
+    under its lock; returns the keys dropped."""
+    cutoff = np.uint64(max(0, (before - _EPOCH_DAY).days))
+    dropped = 0
+    with model_lock(ws, [model]):
+        for path in _runs(ws, model):
+            run = np.asarray(_load(path))
+            keep = (run & _DAY_MASK) >= cutoff
+            if keep.all():
+                continue
+            dropped += int((~keep).sum())
+            if keep.any():
+                _save(index_dir(ws, model) / "ids" / f"run-p{uuid.uuid4().hex}.npy", run[keep])
+            _delete(path)
+    return dropped
 
 
 # ----------------------------------------------------------------------------- feature types
@@ -358,11 +384,7 @@ def record_feature_types(ws: Workspace, model: str, new: dict[str, tuple[pl.Data
             known[name] = entry  # the configuration overrides what was learned
         else:
             known.setdefault(name, entry)
-    path = _features_path(ws, model)
-    if isinstance(path, ObjectPath):
-        path.write_bytes(json.dumps(known, indent=1, sort_keys=True).encode())
-    else:
-        atomic_write_json(path, known)
+    write_json(_features_path(ws, model), known)
 
 
 def declared_types(configs: list[dict[str, Any]], model: str) -> dict[str, pl.DataType]:

@@ -322,6 +322,24 @@ StoragePath = Path | ObjectPath
 _PREFETCH_THREADS = 16
 
 
+def write_atomic(path: StoragePath, data: bytes, *, durable: bool = True) -> None:
+    """``data`` to ``path``, whole or not at all: on a local disk a temporary file renamed into
+    place (:func:`mlmm._util.atomic_write_bytes`), in a bucket one upload."""
+    if isinstance(path, ObjectPath):
+        path.write_bytes(data)
+        return
+    from ._util import atomic_write_bytes
+
+    atomic_write_bytes(path, data, durable=durable)
+
+
+def write_json(path: StoragePath, obj: Any) -> None:
+    """A small JSON record (import record, manifest, index metadata), atomically."""
+    import json
+
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
 def prefetch(folders: list[ObjectPath]) -> None:
     """List ``folders`` concurrently (one request each, in parallel) and keep each listing in
     ``folder.children``: a window of 30 days costs about one round trip instead of 30."""

@@ -965,6 +965,8 @@ def _ingest(
     rules = settings.get("anonymize") or {}
     models = sorted(accepted.get_column("model_name").unique().to_list()) if accepted.height else []
     with _index.model_lock(ws, models):
+        if record_path is not None and record_path.exists() and batch_id not in _batch.pending(ws):
+            return _recorded(record_path)  # the same file, imported by another process while we waited
         if len(models) == 1:
             frames = {models[0]: accepted}  # the usual case: no copy
         else:
@@ -987,8 +989,7 @@ def _ingest(
             else quarantined
         parts = _plan_parts(ws, frames, batch_id)
         if not ws.remote:  # what a writer killed mid-file left in these folders (a tracker's, say)
-            folders = {p.parent for p, _ in parts}
-            _sweep_tmp([f for d in folders if d.is_dir() for f in d.glob(".*.tmp")], time.time() - TMP_STALE_SECONDS)
+            _sweep_tmp_in({p.parent for p, _ in parts})
         runs = {m: _index.run_path(ws, m, batch_id) for m, f in frames.items() if f.height}
         paths = [p for p, _ in parts] + list(runs.values())
         if quarantined.height:
@@ -1010,22 +1011,47 @@ def _ingest(
             # commit. The id run goes first: a run whose file never came only makes candidates
             # that the files then disprove; a file without its run would let a duplicate in.
             _write_runs()
-            for m, types in new_types.items():
-                _index.record_feature_types(ws, m, types)
             _write_parts(ws, parts, durable)
             summary = dataclasses.replace(summary, seconds=time.perf_counter() - started)
         else:
             summary = _write_batch(ws, batch_id, paths, parts, quarantined, source, when, record_path, durable,
-                                   _write_runs, new_types, summary, started)
-        for m in runs:
-            _index.merge_runs(ws, m)
+                                   _write_runs, summary, started)
+        # committed: what follows is upkeep, and a failure of it must not make a caller (a
+        # tracker) write the rows again
+        try:
+            for m, types in new_types.items():
+                _index.record_feature_types(ws, m, types)
+            for m in runs:
+                _index.merge_runs(ws, m)
+        except (OSError, MlmmError) as exc:
+            log.warning("batch %s is committed; updating the index afterwards failed: %s", batch_id, exc)
     return summary
+
+
+_TMP_SWEPT: dict[str, float] = {}  # folder -> when this process last looked for stale temporary files
+
+
+def _sweep_tmp_in(folders: Iterable[Path]) -> None:
+    """Stale temporary files in the folders a batch writes to, looked for once an hour per folder."""
+    clock = time.time()
+    for d in folders:
+        key = str(d)
+        if clock - _TMP_SWEPT.get(key, 0.0) < TMP_STALE_SECONDS or not d.is_dir():
+            continue
+        _TMP_SWEPT[key] = clock
+        _sweep_tmp(d.glob(".*.tmp"), clock - TMP_STALE_SECONDS)
+
+
+def _recorded(record_path: StoragePath) -> ImportSummary:
+    """The summary an import record keeps (a second import of the same batch returns it)."""
+    record = json.loads(record_path.read_text())
+    fields = {f.name for f in dataclasses.fields(ImportSummary)}
+    return ImportSummary(**{**{k: v for k, v in record.items() if k in fields}, "already_imported": True})
 
 
 def _write_batch(ws: Workspace, batch_id: str, paths: list[StoragePath], parts: list[tuple[StoragePath, pl.DataFrame]],
                  quarantined: pl.DataFrame, source: str, when: _dt.datetime, record_path: StoragePath | None,
-                 durable: bool, write_runs: Any, new_types: dict[str, dict[str, tuple[pl.DataType, str]]],
-                 summary: ImportSummary, started: float) -> ImportSummary:
+                 durable: bool, write_runs: Any, summary: ImportSummary, started: float) -> ImportSummary:
     """Several files that become visible at once (:class:`mlmm._batch.Batch`)."""
     with _batch.Batch(ws, batch_id, paths, record=record_path, durable=durable):
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as side:
@@ -1033,8 +1059,6 @@ def _write_batch(ws: Workspace, batch_id: str, paths: list[StoragePath], parts: 
             _write_parts(ws, parts, durable)
             _write_quarantine(ws, quarantined, batch_id, source, when)
             index_done.result()
-        for m, types in new_types.items():
-            _index.record_feature_types(ws, m, types)
         summary = dataclasses.replace(summary, seconds=time.perf_counter() - started)
         if record_path is not None:
             record = summary.to_dict()
@@ -1273,10 +1297,10 @@ def log_predictions(
     _check_batch_id(batch_id)
     _batch.sweep(ws)  # imports that were killed: their files go (or, complete, are committed)
     record_path = ws.imports_dir / f"{batch_id}.json"
-    if record_path.exists() and batch_id not in _batch.pending(ws):
-        record = json.loads(record_path.read_text())
-        fields = {f.name for f in dataclasses.fields(ImportSummary)}
-        return ImportSummary(**{**{k: v for k, v in record.items() if k in fields}, "already_imported": True})
+    if batch_id in _batch.pending(ws):  # still there after the sweep: its writer is at work
+        _batch.check_free(ws, batch_id)
+    if record_path.exists():
+        return _recorded(record_path)
     frame, source, rejects = _to_frame(data)
     summary = _ingest(ws, frame, source=source, batch_id=batch_id, model=model, strict=strict, durable=durable,
                       rejects=rejects, record_path=record_path, on_duplicate=on_duplicate)
@@ -1639,7 +1663,11 @@ def _known_feature_types(files: list[StoragePath]) -> dict[str, pl.DataType]:
         except (OSError, ValueError):
             continue
         for name, info in known.items():
-            out.setdefault(name, _index.stored_dtype(info.get("type", "text")))
+            dtype = _index.stored_dtype(info.get("type", "text"))
+            if dtype == pl.Boolean:
+                dtype = pl.String()  # text cannot be cast to bool: such a clash is read as text
+            # models that disagree on a column's type: the union reads it as text
+            out[name] = dtype if out.get(name, dtype) == dtype else pl.String()
     return out
 
 
@@ -1659,7 +1687,9 @@ def _scan(files: list[StoragePath], base: dict[str, pl.DataType], hive: dict[str
     for f, source in zip(files, sources, strict=True):
         own = _file_schema(f)
         lf = pl.scan_parquet(source, hive_partitioning=bool(hive), hive_schema=hive or None, storage_options=options)
-        frames.append(lf.with_columns([pl.col(c).cast(t) for c, t in schema.items() if c in own and own[c] != t]))
+        # to the known type where there is one (a value it cannot read is null), else to text
+        frames.append(lf.with_columns([pl.col(c).cast(t, strict=False) for c, t in schema.items()
+                                       if c in own and own[c] != t]))
     return pl.concat(frames, how="diagonal_relaxed")
 
 
@@ -2131,6 +2161,7 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
     cutoff = ref - keep
     removed = rows = freed = parts = 0
     details = []
+    pruned: set[str] = set()
     if not dry_run:
         _batch.sweep(ws)  # imports that were killed: their files go first
     for root in (ws.predictions_dir, ws.quarantine_dir):
@@ -2150,7 +2181,7 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
             if not dry_run:
                 _rmtree(d)
                 if root == ws.predictions_dir:  # the day's joined cache goes with it; its ids leave the index
-                    _index.invalidate(ws, d.parent.name.partition("=")[2])
+                    pruned.add(d.parent.name.partition("=")[2])
                     shutil.rmtree(_labelled_dir(ws, d.parent.name.partition("=")[2], d), ignore_errors=True)
     # labels stored under a prediction day go with that day; older-layout and undated files
     # go when their newest label is past the retention
@@ -2180,6 +2211,8 @@ def cleanup(ws: Workspace, older_than: Any = None, *, dry_run: bool = False, ref
                 details.append(_relative(ws, f))
                 if not dry_run:
                     f.unlink()
+    for name in sorted(pruned):
+        _index.prune(ws, name, cutoff.date())
     # temporary files exist only on a local disk: an upload to a bucket is never half visible
     roots = [] if ws.remote else [ws.predictions_dir, ws.labels_dir, ws.quarantine_dir, ws.imports_dir,
                                   ws.log_root / "index"]
@@ -2220,9 +2253,7 @@ def _num_rows(path: StoragePath) -> int:
     return _parquet_metadata(path).num_rows
 
 
-def _relative(ws: Workspace, path: StoragePath) -> str:
-    """``path`` relative to where the log lives (``predictions/model_name=m/date=...``)."""
-    return str(path.relative_to(ws.log_root))  # type: ignore[arg-type]
+_relative = _batch.relative
 
 
 def _rmtree(folder: StoragePath) -> None:
@@ -2464,6 +2495,7 @@ class PredictionTracker:
         self._inflight = 0  # rows at the front of the buffer that a write holds
         self._dropped_logged_at = 0.0
         self._shedding = False
+        self._count_lock = threading.Lock()
         self.ws = ws
         self.flush_rows = flush_rows
         self.max_age = max_age
@@ -2546,7 +2578,8 @@ class PredictionTracker:
         return True
 
     def _dropped(self, n: int, what: str) -> None:
-        self._stats["dropped"] += n
+        with self._count_lock:  # callers' threads count here
+            self._stats["dropped"] += n
         if time.monotonic() - self._dropped_logged_at > 1:
             self._dropped_logged_at = time.monotonic()
             log.warning("prediction tracker buffer full (%d rows, on_full=%s): dropped %s; %d dropped so far"

@@ -115,7 +115,9 @@ def main(argv: list[str]) -> int:
             tracker.track("m", "1.0.0", i % 2, confidence=0.5, prediction_id=f"s-{i}")
             i += 1
             if i % 100 == 0:
-                progress.write_text(str(i))
+                tmp = progress.with_suffix(".tmp")
+                tmp.write_text(str(i))
+                tmp.replace(progress)  # the reader never sees half a number
             time.sleep(max(0.0, start + i / rate - time.monotonic()))
     elif command == "track-exit":
         tracker = P.PredictionTracker(ws, flush_rows=10_000, max_age=60)
