@@ -40,7 +40,7 @@ demo: $(STAMP)
 	@echo "open reports/index.html: every report with its decision"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --nbval-lax --durations=10
+	$(BIN)/python -m pytest -q -rs --nbval-lax --durations=10
 
 lab: $(STAMP)
 	@test -f data/workspace/registry.duckdb || $(BIN)/mlmm demo --workspace data/workspace
