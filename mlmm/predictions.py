@@ -2225,7 +2225,7 @@ TMP_STALE_SECONDS = 3600.0  # a temporary file this old belongs to a writer that
 
 
 def _sweep_tmp(files: Iterable[Path], before: float, dry_run: bool = False) -> tuple[int, int]:
-    """Delete temporary files (``.NAME.XXXX.tmp``) last touched before ``before`` (a time);
+    """Delete temporary files (``.NAME.<random>.tmp``) last touched before ``before`` (a time);
     returns (files, bytes)."""
     removed = freed = 0
     for f in files:
