@@ -50,6 +50,7 @@ import duckdb
 from ._storage import ObjectPath, StoragePath, is_url, parse_url, url_scheme
 from ._util import atomic_write_json, current_actor, naive_utc, now
 from .errors import StorageError, WorkspaceError, WorkspaceLockedError
+from .settings import SETTINGS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -256,11 +257,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "retention_days": 30,  # seed 000 "Retention: Performance-Daten 30 Tage aufbewahren"
-    "max_future_seconds": 86400,  # a prediction more than a day in the future is rejected
-    "min_timestamp": "2000-01-01T00:00:00Z",  # an older timestamp is a bug (epoch 0, ms read as s): quarantined
-}
+# the settings with a stored default; every setting, its type and meaning: mlmm.settings.SETTINGS
+DEFAULT_SETTINGS: dict[str, Any] = {s.name: s.default for s in SETTINGS.values() if s.stored}
 
 _STORAGE_FILE = "storage.json"  # in the registry directory of a workspace on object storage
 
@@ -862,15 +860,27 @@ class Workspace:
         return self._conn.is_open
 
     # -- settings (append-only; the latest value of a key wins) -----------------------------
-    def settings(self) -> dict[str, Any]:
-        """Current workspace settings: defaults overlaid with what was set."""
+    def stored_settings(self) -> dict[str, Any]:
+        """The settings set in this workspace (the latest value of each; an unset one is absent)."""
         with self._connect() as con:
             rows = con.execute(
                 "SELECT key, arg_max(value, seq) FROM settings GROUP BY key"
             ).fetchall()
-        merged = dict(DEFAULT_SETTINGS)
-        merged.update({key: json.loads(value) for key, value in rows})
-        return merged
+        return {key: value for key, raw in rows if (value := json.loads(raw)) is not None}
+
+    def settings(self) -> dict[str, Any]:
+        """Current workspace settings: defaults overlaid with what was set."""
+        return {**DEFAULT_SETTINGS, **self.stored_settings()}
+
+    def settings_table(self) -> Any:
+        """Every setting with its value, default, source and meaning (:mod:`mlmm.settings`)."""
+        from .settings import settings_table
+
+        return settings_table(self)
+
+    def unset_setting(self, key: str, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Return a setting to its default (recorded like a change: history keeps the old value)."""
+        self.set_setting(key, None, actor=actor, reason=reason)
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.settings().get(key, default)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import textwrap
 from typing import Annotated
 
 import typer
 
-from .._util import parse_scalar
-from ..errors import ValidationError
 from ..registry import ENVIRONMENTS
-from ._common import ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, console, emit_mapping, workspace
+from ..settings import describe_settings, parse_setting, settable, settings_table, show_value
+from ._common import ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, console, emit_json, emit_mapping, workspace
 
 app = typer.Typer(help="The workspace: paths, sizes, settings.", no_args_is_help=True)
-
-_SETTABLE = {"retention_days", "max_future_seconds", "min_timestamp"}
 
 
 @app.command()
@@ -23,22 +22,67 @@ def info(workspace_path: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command("set")
-def set_(key: str, value: str, reason: ReasonOpt = None, actor: ActorOpt = None, workspace_path: WorkspaceOpt = None) -> None:
-    """Change a setting: retention_days, max_future_seconds, min_timestamp (an ISO time)."""
-    if key not in _SETTABLE:
-        raise ValidationError(f"key={key!r}: expected one of {', '.join(sorted(_SETTABLE))}")
-    if key == "min_timestamp":
-        from .._util import to_utc
-
-        parsed = to_utc(value, key).isoformat()
-        workspace(workspace_path).set_setting(key, parsed, actor=actor, reason=reason)
-        console.print(f"{key} = {parsed}")
-        return
-    parsed = parse_scalar(value)
-    if isinstance(parsed, bool) or not isinstance(parsed, (int, float)) or parsed <= 0:
-        raise ValidationError(f"{key}={value!r}: expected a positive number")
+def set_(
+    key: Annotated[str, typer.Argument(help="A setting: `mlmm workspace settings` lists them.")],
+    value: Annotated[str, typer.Argument(help="Checked by the setting's type (a number, 24h, an ISO time, true, a URL, ...).")],
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    workspace_path: WorkspaceOpt = None,
+) -> None:
+    """Change a setting (recorded with actor and reason; the old value stays in history)."""
+    parsed = parse_setting(key, value)
     workspace(workspace_path).set_setting(key, parsed, actor=actor, reason=reason)
-    console.print(f"{key} = {parsed}")
+    console.print(f"{key} = {show_value(parsed)}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def unset(
+    key: Annotated[str, typer.Argument(help="A setting: `mlmm workspace settings` lists them.")],
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    workspace_path: WorkspaceOpt = None,
+) -> None:
+    """Return a setting to its default (recorded with actor and reason, like a change)."""
+    settable(key)
+    ws = workspace(workspace_path)
+    ws.unset_setting(key, actor=actor, reason=reason)
+    console.print(f"{key} = {show_value(ws.settings().get(key))} (default)", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
+@app.command()
+def settings(workspace_path: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Every setting: its value, default, where the value comes from (default or workspace) and meaning."""
+    ws = workspace(workspace_path)
+    if as_json:
+        emit_json(describe_settings(ws))
+        return
+    console.print(_settings_text(settings_table(ws).to_dicts(), console.width), markup=False, highlight=False,
+                  soft_wrap=True)
+
+
+def _settings_text(rows: list[dict[str, str | None]], width: int) -> str:
+    """Columns name, value, default, source, each setting's meaning on an indented line below:
+    plain text that fits ``width`` (80 included) and reads the same in a log file."""
+    name_w = max(len("name"), *(len(r["name"] or "") for r in rows))
+    source_w = len("workspace")
+    longest = max(len("default"), *(len(r[k] or "") for r in rows for k in ("value", "default")))
+    cell_w = max(10, min(longest, (width - name_w - source_w - 6) // 2))  # value and default share the rest
+
+    def cell(text: str | None) -> list[str]:
+        return (textwrap.wrap(text, cell_w, break_on_hyphens=False) or [text]) if text else ["-"]
+
+    def line(*parts: str) -> str:
+        name, value, default, source = parts
+        return f"{name:<{name_w}}  {value:<{cell_w}}  {default:<{cell_w}}  {source}".rstrip()
+
+    out = [line("name", "value", "default", "source")]
+    for r in rows:
+        values, defaults = cell(r["value"]), cell(r["default"])
+        for i, (value, default) in enumerate(itertools.zip_longest(values, defaults, fillvalue="")):
+            out.append(line(r["name"] if i == 0 else "", value, default, r["source"] if i == 0 else ""))
+        out += textwrap.wrap(r["meaning"] or "", max(20, width - 4), initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(out)
 
 
 @app.command("require-approval")
