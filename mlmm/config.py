@@ -208,7 +208,9 @@ def _validate_jobs(conf: dict[str, Any], file: Path) -> None:
     for job, values in conf["schedule"].items():
         names = values.pop("_where")
         where = f"[schedule.{job}]"
-        parse_duration(values.get("every", ""), names["every"])
+        from .schedule import parse_every  # here: schedule imports this module
+
+        parse_every(values.get("every", ""), names["every"])
         values["enabled"] = _bool(values.get("enabled", True), names["enabled"])
         values["auto_apply"] = _bool(values.get("auto_apply", False), names["auto_apply"])
         values.setdefault("parameters", {})

@@ -10,6 +10,7 @@ import typer
 
 from ..config import config_sources
 from ._common import (
+    EXIT_CHECK,
     EXIT_ERROR,
     ActorOpt,
     JsonOpt,
@@ -32,21 +33,47 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Reports directo
 
 @app.command("list")
 def list_(workspace_path: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """The jobs: frequency, enabled, auto-apply, last run and status, next due."""
-    import polars as pl
+    """The jobs: every (interval or cron, UTC), on/off/auto-apply, last run and status, next due."""
+    from rich import box
+    from rich.table import Table
 
     frame = S.status(workspace(workspace_path))
     if as_json:
         emit_json(frame)
         return
-    fmt = "%m-%d %H:%M"
-    emit(frame.select(
-        "job", "every", "runs",
-        pl.when(~pl.col("enabled")).then(pl.lit("off")).when(pl.col("auto_apply")).then(pl.lit("auto-apply"))
-        .otherwise(pl.lit("on")).alias("mode"),
-        pl.col("last_run").dt.strftime(fmt).alias("last run"), pl.col("last_status").alias("status"),
-        pl.when(pl.col("due")).then(pl.lit("now")).otherwise(pl.col("next_due").dt.strftime(fmt)).alias("next due"),
-    ), False, "schedule (UTC)", empty="no jobs")
+    if frame.is_empty():
+        console.print("no jobs", markup=False)
+        return
+    # fits 80 columns with a cron expression in "every"; what each job runs only on a wider terminal
+    wide = console.width >= 100
+    table = Table(title="schedule (times UTC)", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for name in ("job", "every", *(("runs",) if wide else ()), "mode", "last run", "status", "next due"):
+        table.add_column(name, overflow="fold")
+
+    def day(t: object) -> str:
+        return "-" if t is None else f"{t:%m-%d %H:%M}"
+
+    for r in frame.iter_rows(named=True):
+        mode = "off" if not r["enabled"] else "auto" if r["auto_apply"] else "on"
+        table.add_row(r["job"], r["every"], *((r["runs"],) if wide else ()), mode, day(r["last_run"]),
+                      r["last_status"] or "-",
+                      "-" if not r["enabled"] else "now" if r["due"] else day(r["next_due"]))
+    console.print(table)
+
+
+@app.command("health")
+def health(workspace_path: WorkspaceOpt = None, as_json: JsonOpt = False,
+           timeout: Annotated[str, typer.Option("--timeout", help="A start without a finish older than this is"
+                                                " interrupted.")] = "2h") -> None:
+    """Verdict ok / warning / critical: failures in a row, late and interrupted jobs, last success.
+    Exits 3 unless ok."""
+    result = S.health(workspace(workspace_path), timeout=timeout)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        console.print(str(result), markup=False, highlight=False, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(EXIT_CHECK)
 
 
 @app.command("run-due")
