@@ -9,7 +9,7 @@ Exit codes: 0 ok, 1 error (one line on stderr naming what was wrong), 2 usage er
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -18,6 +18,7 @@ from ..errors import MlmmError
 from . import _common
 from ._common import (
     EXIT_ERROR,
+    EXIT_USAGE,
     ActorOpt,
     JsonOpt,
     ReasonOpt,
@@ -27,6 +28,9 @@ from ._common import (
     fail,
     workspace,
 )
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 __all__ = ["app"]
 
@@ -95,20 +99,70 @@ app.add_typer(_workspace.app, name="workspace")
 
 @app.command()
 def deploy(
-    model: str,
-    version: str,
+    model: Annotated[str | None, typer.Argument(help="Model to deploy (omit with --all).", show_default=False)] = None,
+    version: Annotated[str | None, typer.Argument(help="Version to deploy (omit with --all).", show_default=False)] = None,
     env: Annotated[str, typer.Option("--env", "-e", help="development, staging or production.")] = "production",
+    all_models: Annotated[bool, typer.Option("--all", help="Every model: its latest version, unless it already serves in ENV.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --all: list what would be deployed, change nothing.")] = False,
     reason: ReasonOpt = None,
     actor: ActorOpt = None,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deploy VERSION of MODEL to an environment (replaces what serves there)."""
+    """Deploy VERSION of MODEL to an environment (replaces what serves there), or --all models' latest versions.
+
+    With --all a deploy the approval rule refuses is reported and the others still go; exit 1 if any was refused.
+    """
+    if all_models:
+        if model is not None:
+            raise fail("--all deploys every model's latest version: expected no MODEL or VERSION", EXIT_USAGE)
+        _deploy_all(workspace(workspace_path), env, dry_run=dry_run, actor=actor, reason=reason, as_json=as_json)
+        return
+    if model is None or version is None:
+        raise fail("deploy: expected MODEL and VERSION, or --all", EXIT_USAGE)
+    if dry_run:
+        raise fail("--dry-run: only with --all", EXIT_USAGE)
     meta = workspace(workspace_path).registry.deploy(model, version, env=env, actor=actor, reason=reason)
     if as_json:
         _common.emit_json(meta.to_dict())
     else:
         _common.console.print(f"deployed {model} {meta.version} to {env}")
+
+
+def _deploy_all(ws: Workspace, env: str, *, dry_run: bool, actor: str | None, reason: str | None,
+                as_json: bool) -> None:
+    """``deploy --all``: one line (or JSON object) per model; exit 1 if any deploy was refused."""
+    from ..errors import ApprovalRequiredError
+
+    reg = ws.registry
+    needs_approval = reg.approval_required(env)  # also checks ENV
+    serving = {r["model_name"]: r["version"] for r in reg.deployments().iter_rows(named=True) if r["environment"] == env}
+    results: list[dict[str, str | None]] = []
+    for row in reg.models().iter_rows(named=True):
+        name, latest = row["model_name"], row["latest"]
+        if serving.get(name) == latest:
+            outcome, line, detail = "skipped", f"{name} {latest} already in {env}", None
+        elif dry_run:
+            outcome, line, detail = "would_deploy", f"would deploy {name} {latest} to {env}", None
+            if needs_approval:
+                line += f" ({env} requires an approval by another actor)"
+        else:
+            try:
+                reg.deploy(name, latest, env=env, actor=actor, reason=reason)
+            except ApprovalRequiredError as exc:
+                outcome, line, detail = "refused", f"refused: {exc}", str(exc)
+            else:
+                outcome, line, detail = "deployed", f"deployed {name} {latest} to {env}", None
+        results.append({"model_name": name, "version": latest, "environment": env, "outcome": outcome, "reason": detail})
+        if not as_json:
+            _common.console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        _common.emit_json(results)
+    elif not results:
+        _common.console.print("no models registered")
+    refused = sum(r["outcome"] == "refused" for r in results)
+    if refused:
+        raise fail(f"{refused} of {len(results)} deploys to {env} refused", EXIT_ERROR)
 
 
 @app.command()

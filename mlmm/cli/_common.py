@@ -15,6 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .._util import now, parse_duration, to_utc
+from ..errors import ValidationError
+
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
@@ -148,3 +151,30 @@ def error_message(exc: BaseException) -> str | None:
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def positive_int(text: str | None, option: str) -> int | None:
+    """``text`` of an option as a positive integer (None stays None); otherwise a one-line
+    usage error naming the option (exit 2), not click's multi-line usage block."""
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise fail(f"{option}={text!r}: expected a positive integer", EXIT_USAGE)
+    return value
+
+
+def since_time(text: str, option: str = "--since") -> _dt.datetime:
+    """An ISO time, or a duration such as ``7d`` meaning that long before now
+    (:func:`mlmm._util.to_utc`, :func:`mlmm._util.parse_duration`)."""
+    try:
+        return to_utc(text, option)
+    except ValidationError:
+        pass
+    try:
+        return now() - parse_duration(text, option)
+    except ValidationError:
+        raise ValidationError(f"{option}={text!r}: expected an ISO-8601 time or a duration such as '7d' or '24h'") from None

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from .._util import parse_assignments
-from ..errors import ValidationError
-from ..registry import Registry
+from ..errors import ConflictError, ValidationError
+from ..registry import PRESETS, Registry
 from ._common import (
     ActorOpt,
     JsonOpt,
@@ -18,6 +18,8 @@ from ._common import (
     emit,
     emit_json,
     emit_mapping,
+    positive_int,
+    since_time,
     workspace,
 )
 
@@ -76,18 +78,40 @@ def register(
         console.print(f"registered {meta.name} {meta.version} ({meta.model_type.value}, config revision 1)")
 
 
+@app.command("register-presets")
+def register_presets(
+    version: Annotated[str, typer.Option("--version", "-v", help="Version to register each preset at.")] = "1.0.0",
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    workspace_path: WorkspaceOpt = None,
+) -> None:
+    """Register the demo presets (n1-detector, waf-behavioral, queue-anomaly) at VERSION; skips those already there."""
+    reg = workspace(workspace_path).registry
+    for name in PRESETS:
+        try:
+            meta = reg.register(name, version, preset=name, actor=actor, reason=reason)
+        except ConflictError:  # registered (or soft-deleted) already: idempotent
+            console.print(f"{name} {version} already registered", markup=False, highlight=False)
+        else:
+            console.print(f"registered {meta.name} {meta.version} ({meta.model_type.value}, config revision 1)",
+                          markup=False, highlight=False)
+
+
 @app.command()
 def history(
     name: str,
     version: Annotated[str | None, typer.Option("--version", "-v")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Only the newest N events.")] = None,
+    limit: Annotated[str | None, typer.Option("--limit", "-n", metavar="N", help="Only the newest N events.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="WHEN",
+                                              help="Only events at or after WHEN: an ISO time or a duration (7d = the last 7 days).")] = None,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every change to a model, oldest first: who, when, why."""
-    frame = workspace(workspace_path).registry.history(name, version)
-    if limit:
-        frame = frame.tail(limit)
+    n = positive_int(limit, "--limit")
+    frame = workspace(workspace_path).registry.history(name, version, since=since_time(since) if since is not None else None)
+    if n is not None:
+        frame = frame.tail(n)
     emit(frame if as_json else frame.drop("seq", "model_name", "environment"), as_json, f"history of {name}")
 
 

@@ -17,6 +17,7 @@ from ._common import (
     emit_json,
     emit_table,
     lazy_module,
+    positive_int,
     workspace,
 )
 
@@ -150,11 +151,15 @@ def adaptive(
 @app.command()
 def history(
     model: Annotated[str | None, typer.Argument()] = None,
+    limit: Annotated[str | None, typer.Option("--limit", "-n", metavar="N", help="Only the newest N runs.")] = None,
     workspace_path: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Stored tuning runs, newest first."""
+    n = positive_int(limit, "--limit")
     frame = TU.history(workspace(workspace_path), model)
+    if n is not None:
+        frame = frame.head(n)
     if as_json:
         emit_json(frame)
         return
