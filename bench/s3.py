@@ -162,7 +162,7 @@ def run(sizes: Sizes) -> Table:
             P.log_labels(ws, MODEL, late)
 
             def cold(ws: Any = ws) -> Any:
-                P._SCHEMA_CACHE.clear()
+                P.layout._SCHEMA_CACHE.clear()
                 shutil.rmtree(ws.path / "cache", ignore_errors=True)
                 return ws
 

@@ -242,9 +242,9 @@ def set_reference(
     sketch = D.ReferenceSketch.from_frame(frame, categorical=categorical)
     sample = frame if frame.height <= sample_rows else frame.sample(sample_rows, seed=int(reference_id[4:12], 16))
     path = ws.path / "references" / f"model_name={model}" / f"{reference_id}.parquet"
-    from .predictions import _write_parquet_atomic
+    from .predictions.layout import write_parquet_atomic
 
-    _write_parquet_atomic(sample, path)
+    write_parquet_atomic(sample, path)
     who = current_actor(actor)
     when = now()
     with ws._connect() as con:

@@ -212,7 +212,7 @@ class ModelMetadata:
         object.__setattr__(self, "model_type", ModelType.parse(self.model_type))
         object.__setattr__(self, "configuration", _freeze(_check_mapping(self.configuration, "configuration")))
         if "classes" in self.configuration or "feature_types" in self.configuration:
-            from ._index import check_config
+            from .predictions.id_index import check_config
 
             check_config(self.configuration, self.name, str(self.version))
         object.__setattr__(self, "performance_metrics", _freeze(_check_metrics(self.performance_metrics)))

@@ -20,7 +20,7 @@ reads a day's predictions with their labels already joined from ``cache/labelled
 file's signature still matches the day's files (the file ``log_labels`` writes), and joins the
 day itself otherwise. The driver receives a few hundred rows of counts and turns them into
 results with the local engine's own code
-(:func:`mlmm.monitor._metrics_from_counts` for metrics and Wilson intervals, the drift module's
+(:func:`mlmm.monitor.classification.metrics_from_counts` for metrics and Wilson intervals, the drift module's
 test functions for the statistics), so the two engines cannot drift apart in their formulas.
 
 Agreement with the local engine (checked by ``tests/test_spark.py``)
@@ -76,7 +76,12 @@ from . import monitor as M
 from . import predictions as P
 from ._util import parse_duration, to_utc
 from .errors import MlmmError, ValidationError
+from .monitor import classification as monitor_metrics
+from .monitor.timeline import derive_metrics
+from .predictions import layout as log_layout
+from .predictions import read as log_read
 from .version import Version
+from .window import window_of
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, SparkSession
@@ -238,12 +243,12 @@ def _uri(path: Any) -> str:
 def _scan(spark: SparkSession, files: list[Path], wanted: Mapping[str, pl.DataType], *, meta: bool = False) -> SparkFrame:
     """Read the ``wanted`` columns of ``files`` (a column a file lacks is null). A column whose
     type differs from ``wanted`` in some files is read with that type and cast, as
-    :func:`mlmm.predictions._scan` widens conflicting columns to text. ``meta`` adds the file
+    :func:`mlmm.predictions.layout.scan` widens conflicting columns to text. ``meta`` adds the file
     path and the row's index in its file (``_file``, ``_row``: the order ties are broken by)."""
     F = _F()
     groups: dict[tuple[tuple[str, str], ...], list[Path]] = {}
     for f in files:
-        own = P._file_schema(f)
+        own = log_layout.file_schema(f)
         key = tuple((c, _ddl(c, own[c])) for c in wanted if c in own and _ddl(c, own[c]) != _ddl(c, wanted[c]))
         groups.setdefault(key, []).append(f)
     frames = []
@@ -273,7 +278,7 @@ _PARENT = r"/([^/]+)/[^/]*$"  # the directory a file is in
 
 def _latest_labels(spark: SparkSession, files: list[Path], keys: list[str], order: list[Column | str]) -> SparkFrame:
     """The latest label per ``keys``: greatest (labeled_at, ingested_at) with nulls first, ties
-    to the later file and the later row, as predictions._apply_labels sorts and takes the last."""
+    to the later file and the later row, as predictions.read.apply_labels sorts and takes the last."""
     F = _F()
     labels = _scan(spark, files, {c: P.LABEL_SCHEMA[c] for c in ("prediction_id", "actual", "labeled_at", "ingested_at")},
                    meta=True)
@@ -323,11 +328,11 @@ def _log(
     cached: list[Path] = []
     live: list[tuple[list[Path], list[Path]]] = []
     for d, files in days:
-        lfiles = P._day_label_files(ws, model, d)
+        lfiles = log_layout.day_label_files(ws, model, d)
         if not lfiles:
             plain += files
             continue
-        joined = P._labelled_dir(ws, model, d) / f"joined-{P._signature(files + lfiles)}.parquet"
+        joined = log_layout.labelled_dir(ws, model, d) / f"joined-{log_layout.signature(files + lfiles)}.parquet"
         if joined.exists():
             cached.append(joined)
         else:
@@ -338,8 +343,8 @@ def _log(
         parts.append(window(_scan(spark, plain, wanted)).withColumn("labeled_at", never).withColumn("_arrived", never))
     if cached:
         stamp = pl.Datetime("us", "UTC")
-        df = _scan(spark, cached, wanted | {"labeled_at": stamp, P._LABEL_ARRIVAL: stamp})
-        parts.append(window(df).withColumnRenamed(P._LABEL_ARRIVAL, "_arrived"))
+        df = _scan(spark, cached, wanted | {"labeled_at": stamp, log_read.LABEL_ARRIVAL: stamp})
+        parts.append(window(df).withColumnRenamed(log_read.LABEL_ARRIVAL, "_arrived"))
     if live:
         # labels stored under their predictions' day join that day's predictions only
         df = window(_scan(spark, [f for files, _ in live for f in files], wanted, meta=True))
@@ -354,14 +359,14 @@ def _log(
         df = df.unionByName(part)
     # labels that can belong to any day (they came before their prediction, or an older layout):
     # they replace a day's label only when later (labeled_at, then arrival; a tie goes to them)
-    loose = P._loose_label_files(ws, model)
+    loose = log_layout.loose_label_files(ws, model)
     if loose:
-        undated = F.when(F.col("_dir") == P._UNDATED, 1).otherwise(0)
+        undated = F.when(F.col("_dir") == log_layout.UNDATED, 1).otherwise(0)
         latest = _latest_labels(spark, loose, ["prediction_id"], [undated])
         have, have_in = F.col("labeled_at"), F.col("_arrived")
         newer = F.col("_lat").isNotNull() & (
             have.isNull() | (F.col("_lat") > have)
-            | ((F.col("_lat") == have) & (have_in.isNull() | (F.coalesce(F.col("_ling"), F.lit(P._EPOCH)) >= have_in))))
+            | ((F.col("_lat") == have) & (have_in.isNull() | (F.coalesce(F.col("_ling"), F.lit(log_read.EPOCH)) >= have_in))))
         df = (df.join(latest, "prediction_id", "left")
               .withColumn("actual", F.when(newer, F.col("_label")).otherwise(F.col("actual")))
               .withColumn("labeled_at", F.when(newer, F.col("_lat")).otherwise(have))
@@ -379,7 +384,7 @@ _COUNTS_SCHEMA: dict[str, pl.DataType] = {
 
 
 def _count_aggs(positive: int) -> list[Column]:
-    """The sums of :func:`mlmm.monitor._count_exprs`, in Spark (same null rules: a comparison with
+    """The sums of :func:`mlmm.monitor.classification.count_exprs`, in Spark (same null rules: a comparison with
     a missing value counts as false, a sum of nothing is 0)."""
     F = _F()
     y, p, c = F.col("actual"), F.col("prediction"), F.col("confidence")
@@ -408,9 +413,9 @@ def _count_aggs(positive: int) -> list[Column]:
 
 
 def _bin() -> Column:
-    """The ten equal-width confidence bins of the ECE, as :func:`mlmm.monitor._bin_expr`."""
+    """The ten equal-width confidence bins of the ECE, as :func:`mlmm.monitor.metrics`."""
     F = _F()
-    return F.least(F.greatest(F.floor(F.col("confidence") * M._ECE_BINS), F.lit(0)), F.lit(M._ECE_BINS - 1)).cast("tinyint")
+    return F.least(F.greatest(F.floor(F.col("confidence") * monitor_metrics.ECE_BINS), F.lit(0)), F.lit(monitor_metrics.ECE_BINS - 1)).cast("tinyint")
 
 
 def _truncate(column: str, step_us: int) -> Column:
@@ -451,14 +456,14 @@ def metrics(
     intervals and derived metrics come from the local engine's code.
     """
     spark, ws = _spark(spark), _workspace(ws)
-    w = M._window(ws, model, version, window, window_args)
+    w = window_of(ws, model, version, window, window_args)
     _check_window(w)
     df = _log(spark, ws, w.model, w.version, w.since, w.until)
     if df is None:
         bins = _empty_counts({"_bin": pl.Int8()})
     else:
         bins = _collect(df.groupBy(_bin().alias("_bin")).agg(*_count_aggs(positive))).sort("_bin")
-    return M._metrics_from_counts(w, bins, min_labelled, positive)
+    return monitor_metrics.metrics_from_counts(w, bins, min_labelled, positive)
 
 
 def _interval_seconds(interval: str) -> int:
@@ -490,7 +495,7 @@ def trends(
     mean confidence, brier, sufficient; ``version`` first when ``by_version``)."""
     spark, ws = _spark(spark), _workspace(ws)
     seconds = _interval_seconds(interval)
-    w = M._window(ws, model, version, window, window_args)
+    w = window_of(ws, model, version, window, window_args)
     _check_window(w)
     keys = ["version"] if by_version else []
     df = _log(spark, ws, w.model, w.version, w.since, w.until)
@@ -501,7 +506,7 @@ def trends(
         frame = _collect(grouped).sort([*keys, "start"])
     frame = frame.with_columns(pl.col("start").dt.cast_time_unit("us"))
     frame = frame.with_columns((pl.col("start") + pl.duration(seconds=seconds)).alias("end"))
-    return M._derive(frame, keys, min_labelled)
+    return derive_metrics(frame, keys, min_labelled)
 
 
 # ----------------------------------------------------------------------------- nightly aggregates
@@ -509,7 +514,7 @@ def _aligned(value: Any, field: str, unit_us: int, unit: str) -> _dt.datetime | 
     if value is None:
         return None
     t = to_utc(value, field)
-    if ((t - P._EPOCH) // _dt.timedelta(microseconds=1)) % unit_us:
+    if ((t - log_read.EPOCH) // _dt.timedelta(microseconds=1)) % unit_us:
         raise ValidationError(f"{field}={t.isoformat()}: expected a whole {unit} (aggregates hold complete {unit}s)")
     return t
 
@@ -634,7 +639,7 @@ def metrics_from_counts(counts: pl.DataFrame, window: M.Window, *,
     equal to :func:`mlmm.monitor.metrics` over the same window (positive class 1)."""
     bins = _counts_in(counts, window).group_by("bin").agg(
         *[pl.col(c).sum() for c in (*_SUM_INTS, *_SUM_FLOATS)], pl.col("first").min(), pl.col("last").max()).sort("bin")
-    return M._metrics_from_counts(window, bins, min_labelled, 1)
+    return monitor_metrics.metrics_from_counts(window, bins, min_labelled, 1)
 
 
 def trends_from_counts(counts: pl.DataFrame, window: M.Window, *, interval: str = "1h", by_version: bool = False,
@@ -650,7 +655,7 @@ def trends_from_counts(counts: pl.DataFrame, window: M.Window, *, interval: str 
     frame = (_counts_in(counts, window).group_by(*keys, start.alias("start"))
              .agg(*[pl.col(c).sum() for c in (*_SUM_INTS, *_SUM_FLOATS)]).sort([*keys, "start"])
              .with_columns((pl.col("start") + pl.duration(seconds=seconds)).alias("end")))
-    return M._derive(frame, keys, min_labelled)
+    return derive_metrics(frame, keys, min_labelled)
 
 
 # ----------------------------------------------------------------------------- drift
@@ -990,7 +995,7 @@ def _evaluate(ref: D._Reference, shape: _Shape, sides: Mapping[str, D._Num | D._
 def _window_columns(ws: Workspace, model: str, days: list[tuple[Path, list[Path]]], cols: Sequence[str]
                     ) -> dict[str, pl.DataType] | None:
     """The types of ``cols`` in the window's files, or None when one is absent there."""
-    schema, _ = P._union_schema([f for _, files in days for f in files], P.BASE_SCHEMA)
+    schema, _ = log_layout.union_schema([f for _, files in days for f in files], P.BASE_SCHEMA)
     if any(c not in schema for c in cols):
         return None
     return {c: schema[c] for c in cols}

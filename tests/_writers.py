@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
         if point.startswith("parts:"):
             limit, done = int(point.partition(":")[2]), [0]
             lock = __import__("threading").Lock()
-            write = P._write_parquet_atomic
+            write = P.ingest.write_parquet_atomic
 
             def counted(frame, path, **kw):
                 write(frame, path, **kw)
@@ -95,16 +95,16 @@ def main(argv: list[str]) -> int:
                     if done[0] >= limit:
                         die()
 
-            P._write_parquet_atomic = counted
+            P.ingest.write_parquet_atomic = counted
         else:
-            record = P._write_json
+            record = P.ingest.write_json
 
             def at_record(path, obj):
                 if point == "after-record":
                     record(path, obj)
                 die()
 
-            P._write_json = at_record
+            P.ingest.write_json = at_record
         P.log_predictions(ws, file)
     elif command == "track-steady":
         # track at a steady rate until killed; every 100 rows, say how many were tracked

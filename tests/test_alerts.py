@@ -202,7 +202,7 @@ def test_quarantine_outside_the_window_does_not_count(ws, monkeypatch):
     import mlmm.predictions as P
 
     _log(ws, 200, 0, T0)
-    monkeypatch.setattr(P, "now", lambda: T0 - dt.timedelta(hours=5))  # quarantined 5 h before the window
+    monkeypatch.setattr(P.clock, "now", lambda: T0 - dt.timedelta(hours=5))  # quarantined 5 h before the window
     mlmm.log_predictions(ws, {"model_name": ["m"] * 50, "version": ["1.0.0"] * 50, "prediction": [1] * 50,
                               "confidence": [1.5] * 50, "timestamp": [T0] * 50})
     monkeypatch.undo()

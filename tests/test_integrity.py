@@ -26,10 +26,10 @@ import pytest
 from typer.testing import CliRunner
 
 import mlmm
-from mlmm import _batch, _index
 from mlmm import predictions as P
 from mlmm.cli import app
 from mlmm.errors import NotFoundError, ValidationError
+from mlmm.predictions import batches, id_index
 
 WRITERS = Path(__file__).with_name("_writers.py")
 MLMM_CLI = str(Path(sys.executable).with_name("mlmm"))
@@ -93,19 +93,19 @@ def _readers_see(ws: mlmm.Workspace) -> dict[str, int]:
 def test_kill_9_at_any_point_of_a_2m_row_import_is_invisible_and_the_rerun_imports_once(ws, big_file):
     ws.close()
     nothing = {"predictions": 0, "sql": 0, "files": 0, "stats": 0, "quarantine": 0}
-    batch = P._file_batch_id(big_file)
+    batch = P.inputs.file_batch_id(big_file)
     # after the first part file, in the middle, after the last one, between the record and the commit
     for point in ("parts:1", "parts:200", "before-record"):
         _kill_import(ws, big_file, point)
         on_disk = list(ws.predictions_dir.glob(f"model_name=m/date=*/part-{batch}.parquet"))
         assert on_disk, point  # the killed import did write files ...
-        assert batch in _batch.pending(ws)
+        assert batch in batches.pending(ws)
         assert _readers_see(ws) == nothing, point  # ... and nobody sees them
     # the next import (of anything) sweeps the dead batch's files
     other = P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["other"]}, model="m")
     assert other.accepted == 1
     assert not list(ws.predictions_dir.glob(f"model_name=m/date=*/part-{batch}.parquet"))
-    assert _batch.pending(ws) == frozenset()
+    assert batches.pending(ws) == frozenset()
     # killed between the record and the commit: every file was written, the sweep commits it
     _kill_import(ws, big_file, "after-record")
     assert rows(ws) == 1
@@ -132,7 +132,7 @@ def test_enospc_mid_import_is_invisible_and_the_cli_says_one_line(ws, monkeypatc
     frame = pl.DataFrame({
         "prediction_id": [f"p{i}" for i in range(30)], "version": "1.0.0", "prediction": [i % 2 for i in range(30)],
         "timestamp": [f"2026-01-{1 + i:02d}T10:00:00Z" for i in range(30)]})
-    write = P._write_parquet_atomic
+    write = P.ingest.write_parquet_atomic
     calls = [0]
 
     def full_disk(frame, path, **kw):
@@ -141,20 +141,20 @@ def test_enospc_mid_import_is_invisible_and_the_cli_says_one_line(ws, monkeypatc
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         write(frame, path, **kw)
 
-    monkeypatch.setattr(P, "_write_parquet_atomic", full_disk)
+    monkeypatch.setattr(P.ingest, "write_parquet_atomic", full_disk)
     with pytest.raises(OSError, match="No space left"):
         P.log_predictions(ws, frame, model="m", batch_id="full")
     assert rows(ws) == 0
     # the failed batch removed what it wrote and its marker: nothing is left to sweep
-    assert not list(ws.predictions_dir.rglob("part-full*")) and _batch.pending(ws) == frozenset()
-    monkeypatch.setattr(P, "_write_parquet_atomic", write)
+    assert not list(ws.predictions_dir.rglob("part-full*")) and batches.pending(ws) == frozenset()
+    monkeypatch.setattr(P.ingest, "write_parquet_atomic", write)
     assert P.log_predictions(ws, frame, model="m", batch_id="full").accepted == 30
 
     # from the CLI: one line naming the file and the OS error, exit 1
     csv = tmp_path / "in.csv"
     frame.with_columns(pl.col("prediction_id") + "-csv").write_csv(csv)
     calls[0] = 0
-    monkeypatch.setattr(P, "_write_parquet_atomic", full_disk)
+    monkeypatch.setattr(P.ingest, "write_parquet_atomic", full_disk)
     result = runner.invoke(app, ["predictions", "import", str(csv), "--model", "m", "-w", str(ws.path)])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
@@ -214,7 +214,7 @@ def test_a_read_only_partition_folder_fails_the_import_as_a_whole(ws, tmp_path):
         (line,) = result.output.strip().splitlines()
         assert line.startswith(f"error: import of {src} failed: Operation not permitted (") and "date=2026-01-20" in line
         assert rows(ws) == 1  # none of the 29 files that could be written is visible
-        assert _batch.pending(ws) == frozenset()  # they were removed at once
+        assert batches.pending(ws) == frozenset()  # they were removed at once
     finally:
         _immutable(locked, False)
     assert P.log_predictions(ws, src, model="m").accepted == 30
@@ -229,7 +229,7 @@ def test_a_killed_tracker_flush_leaves_no_visible_part_and_cleanup_sweeps_tempor
                   "timestamp": [dt.datetime(2026, 1, 1, tzinfo=UTC)]}).write_parquet(finished)
     tmp = day / ".part-tdead2.parquet.1234abcd.tmp"
     tmp.write_bytes(b"half a file")
-    marker = _batch.pending_dir(ws) / "tdead.json"
+    marker = batches.pending_dir(ws) / "tdead.json"
     marker.parent.mkdir(parents=True)
     marker.write_text(json.dumps({"batch": "tdead", "pid": 1, "host": "x", "started_at": "2026-01-01T00:00:00+00:00",
                                   "paths": ["predictions/model_name=m/date=2026-01-01/part-tdead.parquet",
@@ -260,7 +260,7 @@ def test_the_next_import_and_compact_sweep_temporary_files_of_a_killed_writer(ws
 
 
 def test_a_live_import_of_the_same_batch_is_a_conflict(ws):
-    with _batch.Batch(ws, "busy", []), pytest.raises(mlmm.MlmmError, match="batch 'busy' is being written by pid"):
+    with batches.Batch(ws, "busy", []), pytest.raises(mlmm.MlmmError, match="batch 'busy' is being written by pid"):
         P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1]}, model="m", batch_id="busy")
     assert P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1]}, model="m", batch_id="busy").accepted == 1
 
@@ -301,8 +301,8 @@ def test_the_tracker_quarantines_an_id_already_logged(ws):
 def test_a_hash_collision_never_quarantines_a_new_id(ws, monkeypatch):
     P.log_predictions(ws, {"version": ["1.0.0"] * 3, "prediction": [1, 0, 1], "prediction_id": ["a", "b", "c"]}, model="m")
     # every id hashes alike: the index finds candidates, the files prove them new
-    monkeypatch.setattr(_index, "hash_ids", lambda ids: np.zeros(len(ids), dtype=np.uint64))
-    _index.invalidate(ws, "m")
+    monkeypatch.setattr(id_index, "hash_ids", lambda ids: np.zeros(len(ids), dtype=np.uint64))
+    id_index.invalidate(ws, "m")
     summary = P.log_predictions(ws, {"version": ["1.0.0"] * 2, "prediction": [1, 1], "prediction_id": ["d", "a"]}, model="m")
     assert (summary.accepted, summary.quarantined) == (1, 1)
 
@@ -310,13 +310,13 @@ def test_a_hash_collision_never_quarantines_a_new_id(ws, monkeypatch):
 def test_the_id_index_is_built_for_an_older_log_and_after_cleanup(ws):
     P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["old"],
                            "timestamp": ["2026-01-01T10:00:00Z"]}, model="m")
-    shutil.rmtree(_index.index_dir(ws, "m"))  # a workspace from before the index
+    shutil.rmtree(id_index.index_dir(ws, "m"))  # a workspace from before the index
     again = P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["old"]}, model="m")
     assert again.reasons == {"duplicate prediction_id": 1}
     # after retention removed the day, its keys leave the index and the id may be used again
-    keys_before = sum(len(np.load(p)) for p in (_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
+    keys_before = sum(len(np.load(p)) for p in (id_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
     P.cleanup(ws, older_than="1d")
-    keys_after = sum(len(np.load(p)) for p in (_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
+    keys_after = sum(len(np.load(p)) for p in (id_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
     assert (keys_before, keys_after) == (1, 0)  # the key of 2026-01-01 went with its day
     assert P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["old"]}, model="m").accepted == 1
 
@@ -325,7 +325,7 @@ def test_a_duplicate_on_a_later_day_is_found_when_the_id_is_on_several_days(ws):
     for day in ("2026-01-01", "2026-01-02"):
         P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["twice"],
                                "timestamp": [f"{day}T10:00:00Z"]}, model="m", on_duplicate="allow", durable=False)
-    _index.invalidate(ws, "m")  # rebuilt: the keys of both days in one run, the first day's first
+    id_index.invalidate(ws, "m")  # rebuilt: the keys of both days in one run, the first day's first
     P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["x"]}, model="m")
     shutil.rmtree(ws.predictions_dir / "model_name=m" / "date=2026-01-01")  # gone, its key is not (yet)
     s = P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": ["twice"]}, model="m")
@@ -334,17 +334,17 @@ def test_a_duplicate_on_a_later_day_is_found_when_the_id_is_on_several_days(ws):
 
 def test_merging_keeps_few_runs_and_merges_each_key_a_few_times(ws, monkeypatch):
     written = [0]
-    save = _index._save
+    save = id_index._save
 
     def counting(path, data, **kw):
         written[0] += len(data)
         save(path, data, **kw)
 
-    monkeypatch.setattr(_index, "_save", counting)
+    monkeypatch.setattr(id_index, "_save", counting)
     for i in range(200):
         P.log_predictions(ws, {"version": ["1.0.0"] * 10, "prediction": [1] * 10,
                                "prediction_id": [f"r{i}-{j}" for j in range(10)]}, model="m", durable=False)
-    runs = list((_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
+    runs = list((id_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
     assert sum(len(np.load(p)) for p in runs) == 2000
     assert len(runs) <= 3 * 4  # a few per tier
     # every key is written once as its batch's run and again once per tier it climbs (size-tiered)
@@ -355,7 +355,7 @@ def test_a_failure_after_the_commit_does_not_make_the_tracker_write_rows_twice(w
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_index, "merge_runs", full)
+    monkeypatch.setattr(id_index, "merge_runs", full)
     with P.PredictionTracker(ws, max_age=60) as tracker:
         for _ in range(3):
             tracker.track("m", "1.0.0", 1)
@@ -389,7 +389,7 @@ def test_the_same_file_imported_twice_at_once_is_imported_once(ws, tmp_path):
 
 
 def test_a_pending_batch_does_not_hide_another_whose_id_extends_it(ws):
-    with _batch.Batch(ws, "daily", []):
+    with batches.Batch(ws, "daily", []):
         P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1]}, model="m", batch_id="daily-retry")
         assert rows(ws) == 1
 
@@ -410,8 +410,8 @@ def test_a_column_typed_differently_by_two_models_or_an_old_file_still_reads(ws)
 def test_many_small_batches_keep_a_few_index_runs(ws):
     for i in range(20):
         P.log_predictions(ws, {"version": ["1.0.0"], "prediction": [1], "prediction_id": [f"i{i}"]}, model="m", durable=False)
-    runs = list((_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
-    assert len(runs) <= _index._MAX_RUNS
+    runs = list((id_index.index_dir(ws, "m") / "ids").glob("run-*.npy"))
+    assert len(runs) <= id_index._MAX_RUNS
     assert P.log_predictions(ws, {"version": ["1.0.0"] * 20, "prediction": [1] * 20,
                                   "prediction_id": [f"i{i}" for i in range(20)]}, model="m").quarantined == 20
 

@@ -41,7 +41,7 @@ def ws(tmp_path: Path) -> mlmm.Workspace:
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
     """The prediction log's clock stands still at NOW (quarantine dates, future limit, labels)."""
-    monkeypatch.setattr(P, "now", lambda: NOW)
+    monkeypatch.setattr(P.clock, "now", lambda: NOW)
     return NOW
 
 
@@ -449,7 +449,7 @@ def test_importing_the_same_file_twice_imports_it_once(ws, tmp_path):
     assert (first.already_imported, second.already_imported) == (False, True)
     assert (second.batch_id, second.accepted, second.quarantined, second.files, second.models) == (
         first.batch_id, 3, 0, 1, {"m": 3})
-    assert first.batch_id == P._file_batch_id(path) and first.batch_id.startswith("f")
+    assert first.batch_id == P.inputs.file_batch_id(path) and first.batch_id.startswith("f")
     assert all_files(ws.predictions_dir) == files
     assert log_rows(ws, "prediction_id") == [("p1",), ("p2",), ("p3",)]
     record = json.loads((ws.imports_dir / f"{first.batch_id}.json").read_text())
@@ -497,7 +497,7 @@ def test_kill_minus_9_mid_import_leaves_no_partial_file_and_a_rerun_imports_exac
     killed = False
     for days in (800, 2000, 5000):
         path, ids = _big_import_file(tmp_path, days)
-        batch = P._file_batch_id(path)
+        batch = P.inputs.file_batch_id(path)
         proc = subprocess.Popen([sys.executable, str(WRITERS), "import", str(ws.path), str(path)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60

@@ -77,7 +77,7 @@ def _keys(env: dict[str, str], prefix: str = "") -> list[str]:
 @pytest.fixture()
 def frozen(monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
     """The log's clock stands still (ingest times, quarantine dates, default label times)."""
-    monkeypatch.setattr(P, "now", lambda: NOW)
+    monkeypatch.setattr(P.clock, "now", lambda: NOW)
     return NOW
 
 

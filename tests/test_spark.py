@@ -196,7 +196,7 @@ def _labelled_workspace(path) -> mlmm.Workspace:
 def test_the_label_join_reproduces_read_predictions(spark, tmp_path):
     ws = _labelled_workspace(tmp_path / "ws")
     try:
-        assert P._loose_label_files(ws, "m") and len(P._visible_files(ws.labels_dir / "model_name=m" / "2026-01-05")) >= 3
+        assert P.layout.loose_label_files(ws, "m") and len(P.layout.visible_files(ws.labels_dir / "model_name=m" / "2026-01-05")) >= 3
         cols = ["prediction_id", "version", "timestamp", "prediction", "actual", "confidence", "labeled_at", "x"]
 
         def same_rows(*windows: tuple) -> None:

@@ -225,7 +225,7 @@ def test_a_version_registered_while_tracking_is_picked_up(ws):
 
 
 def test_a_failed_write_keeps_the_rows_and_a_later_flush_writes_them(ws, monkeypatch):
-    real = P._ingest
+    real = P.tracker.ingest_frame
     failures = []
 
     def flaky(*args, **kwargs):
@@ -234,7 +234,7 @@ def test_a_failed_write_keeps_the_rows_and_a_later_flush_writes_them(ws, monkeyp
             raise OSError(28, "No space left on device")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(P, "_ingest", flaky)
+    monkeypatch.setattr(P.tracker, "ingest_frame", flaky)
     tracker = P.PredictionTracker(ws, max_age=60)
     try:
         for i in range(3):
@@ -253,7 +253,7 @@ def test_a_failed_write_keeps_the_rows_and_a_later_flush_writes_them(ws, monkeyp
 
 
 def test_a_failed_background_write_is_retried(ws, monkeypatch):
-    real = P._ingest
+    real = P.tracker.ingest_frame
     calls = []
 
     def flaky(*args, **kwargs):
@@ -262,7 +262,7 @@ def test_a_failed_background_write_is_retried(ws, monkeypatch):
             raise OSError(5, "Input/output error")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(P, "_ingest", flaky)
+    monkeypatch.setattr(P.tracker, "ingest_frame", flaky)
     tracker = P.PredictionTracker(ws, max_age=0.05)
     try:
         for i in range(4):

@@ -44,17 +44,18 @@ import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._storage import ObjectPath, StoragePath
-from ._util import fsync_dir, now
-from .errors import ConflictError
+from .._storage import ObjectPath, StoragePath
+from .._util import fsync_dir, now
+from ..errors import ConflictError
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from ..workspace import Workspace
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Linux/macOS
     fcntl = None  # type: ignore[assignment]
+
 
 __all__ = ["Batch", "STALE_SECONDS", "committed", "pending", "snapshot", "sweep"]
 

@@ -46,21 +46,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from . import _batch
-from ._storage import ObjectPath, StoragePath, write_atomic, write_json
-from ._util import UTC, now
-from .errors import ValidationError
+from .._storage import ObjectPath, StoragePath, write_atomic, write_json
+from .._util import UTC, now
+from ..errors import ValidationError
+from . import batches
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from ..workspace import Workspace
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
+
 __all__ = ["model_lock", "index_dir", "hash_ids", "logged_days", "run_path", "write_run", "merge_runs",
            "feature_types", "record_feature_types", "declared_types", "TYPE_NAMES", "invalidate", "prune"]
+
 
 log = logging.getLogger("mlmm")
 
@@ -173,7 +175,7 @@ def _runs(ws: Workspace, model: str) -> list[StoragePath]:
             files = [folder / n for n in os.listdir(folder) if n.endswith(".npy") and not n.startswith(".")]
         except FileNotFoundError:
             files = []
-    return sorted(_batch.committed(files, _batch.pending(ws)))
+    return sorted(batches.committed(files, batches.pending(ws)))
 
 
 def _meta_ok(ws: Workspace, model: str) -> bool:
@@ -234,7 +236,7 @@ def _write_meta(ws: Workspace, model: str) -> None:
 
 
 def _options(path: StoragePath) -> dict[str, str] | None:
-    from ._storage import storage_options
+    from .._storage import storage_options
 
     return storage_options(path)
 
