@@ -70,8 +70,8 @@ def relative_lift(
     else:
         if s_b == 0:
             raise ValidationError(f"successes_b={s_b}: expected at least one success for the log interval (use method='delta')")
-        se = math.sqrt((1 - p_a) / s_a + (1 - p_b) / s_b)
-        lo, hi = ratio * math.exp(-z * se) - 1, ratio * math.exp(z * se) - 1
+        _, lo, hi = _katz(s_a, n_a, s_b, n_b, z)
+        lo, hi = lo - 1, hi - 1
     return Estimate(name="relative lift", estimate=ratio - 1, ci_low=lo, ci_high=hi, confidence=confidence,
                     method=method)
 
@@ -217,7 +217,15 @@ def risk_ratio(
     for name, s in (("successes_a", s_a), ("successes_b", s_b)):
         if s == 0:
             raise ValidationError(f"{name}=0: expected at least one success (the log risk ratio is undefined)")
+    rr, lo, hi = _katz(s_a, n_a, s_b, n_b, z_quantile(confidence))
+    return Estimate(name="risk ratio", estimate=rr, ci_low=lo, ci_high=hi, confidence=confidence, method="katz log")
+
+
+def _katz(s_a: int, n_a: int, s_b: int, n_b: int, z: float) -> tuple[float, float, float]:
+    """Risk ratio ``p_b / p_a`` and Katz' log interval at normal quantile ``z`` (``s_a, s_b > 0``).
+
+    The one copy of the formula: :func:`risk_ratio` and :func:`relative_lift` (``method="log"``).
+    """
     rr = (s_b / n_b) / (s_a / n_a)
-    half = z_quantile(confidence) * math.sqrt(1 / s_b - 1 / n_b + 1 / s_a - 1 / n_a)
-    return Estimate(name="risk ratio", estimate=rr, ci_low=rr * math.exp(-half), ci_high=rr * math.exp(half),
-                    confidence=confidence, method="katz log")
+    half = z * math.sqrt(1 / s_b - 1 / n_b + 1 / s_a - 1 / n_a)
+    return rr, rr * math.exp(-half), rr * math.exp(half)

@@ -80,7 +80,18 @@ def wilson_interval(successes: Any, trials: Any, confidence: float = 0.95):
     """
     confidence = check_unit(confidence, "confidence")
     s, n = check_count_arrays(successes, trials)
-    z = z_quantile(confidence)
+    lo, hi = _wilson_bounds(s, n, z_quantile(confidence))
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def _wilson_bounds(s: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson score bounds at normal quantile ``z`` (validated counts; ``nan`` where ``n == 0``).
+
+    The one copy of the formula: :func:`wilson_interval` passes the two-sided quantile,
+    :func:`two_proportion_test` (Newcombe's interval) a one- or two-sided one.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         p = s / n
         z2n = z * z / n
@@ -89,10 +100,7 @@ def wilson_interval(successes: Any, trials: Any, confidence: float = 0.95):
     # exact at the edges (the formula gives 1 - 1e-16 for s == n)
     lo = np.where(s == 0, 0.0, np.clip(center - half, 0.0, 1.0))
     hi = np.where(s == n, 1.0, np.clip(center + half, 0.0, 1.0))
-    lo, hi = np.where(n == 0, np.nan, lo), np.where(n == 0, np.nan, hi)
-    if lo.ndim == 0:
-        return float(lo), float(hi)
-    return lo, hi
+    return np.where(n == 0, np.nan, lo), np.where(n == 0, np.nan, hi)
 
 
 def proportion_interval(successes: Any, trials: Any, confidence: float = 0.95, *, method: str = "wilson"):
@@ -147,14 +155,6 @@ def proportion_interval(successes: Any, trials: Any, confidence: float = 0.95, *
     if lo.ndim == 0:
         return float(lo), float(hi)
     return lo, hi
-
-
-def _wilson_scalar(s: int, n: int, z: float) -> tuple[float, float]:
-    p = s / n
-    z2n = z * z / n
-    center = (p + z2n / 2) / (1 + z2n)
-    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
-    return (0.0 if s == 0 else max(0.0, center - half)), (1.0 if s == n else min(1.0, center + half))
 
 
 def two_proportion_test(
@@ -231,8 +231,8 @@ def two_proportion_test(
     p_value = p_from_z(z, alternative) if se0 > 0 else 1.0
     zc = z_quantile(confidence, alternative)
     if interval == "newcombe":
-        l_a, u_a = _wilson_scalar(s_a, n_a, zc)
-        l_b, u_b = _wilson_scalar(s_b, n_b, zc)
+        (l_a, l_b), (u_a, u_b) = (v.tolist() for v in _wilson_bounds(np.array([s_a, s_b], dtype=float),
+                                                                     np.array([n_a, n_b], dtype=float), zc))
         lo = diff - math.sqrt((p_b - l_b) ** 2 + (u_a - p_a) ** 2)
         hi = diff + math.sqrt((u_b - p_b) ** 2 + (p_a - l_a) ** 2)
     else:
