@@ -151,6 +151,40 @@ def _solve(f: Callable[[float], float], lo: float, hi: float, what: str, *, expa
     return float(optimize.brentq(f, lo, hi, xtol=1e-13, rtol=1e-14, maxiter=500))
 
 
+def _solve_for(
+    unknown: str,
+    pw: Callable[[float, float, float], float],
+    *,
+    value: float | None,
+    n_a: float | None,
+    alpha: float | None,
+    power: float | None,
+    n_bracket: tuple[float, float],
+    n_what: str,
+    mde: Callable[[float], float],
+    mde_hi: float,
+    mde_expand: bool,
+    mde_what: str,
+) -> tuple[float, float, float, float]:
+    """The one solver of :func:`proportion_power` and :func:`mean_power`: ``(value, n_a, alpha, power)``
+    with the ``unknown`` one filled in.
+
+    ``pw(value, n_a, alpha)`` is the power, increasing in ``n_a``, ``alpha`` and the size of the
+    effect; ``value`` is the effect parameter (``treatment`` or ``effect``). The minimum
+    detectable effect is searched as a magnitude ``e`` in ``[0, mde_hi]`` and ``mde(e)`` turns it
+    into ``value`` (the sign of ``alternative="less"``, the baseline for proportions).
+    """
+    if unknown == "power":
+        power = pw(value, n_a, alpha)
+    elif unknown == "n_a":
+        n_a = _solve(lambda n: pw(value, n, alpha) - power, *n_bracket, n_what, expand=True)
+    elif unknown == "alpha":
+        alpha = _solve(lambda a: pw(value, n_a, a) - power, 1e-15, 1 - 1e-15, f"power={power} with n_a={n_a}")
+    else:
+        value = mde(_solve(lambda e: pw(mde(e), n_a, alpha) - power, 0.0, mde_hi, mde_what, expand=mde_expand))
+    return value, n_a, alpha, power  # type: ignore[return-value]
+
+
 def proportion_power(
     baseline: float,
     treatment: float | None = None,
@@ -226,22 +260,13 @@ def proportion_power(
     def pw(p_b: float, n: float, a: float) -> float:
         return _prop_power(baseline, p_b, n, a, ratio, alternative, method)
 
-    if unknown == "power":
-        power = pw(treatment, n_a, alpha)
-    elif unknown == "n_a":
-        n_a = _solve(lambda n: pw(treatment, n, alpha) - power, 1e-6, 64.0,
-                     f"power={power} for baseline={baseline}, treatment={treatment}", expand=True)
-    elif unknown == "alpha":
-        alpha = _solve(lambda a: pw(treatment, n_a, a) - power, 1e-15, 1 - 1e-15,
-                       f"power={power} with n_a={n_a}")
-    else:
-        if alternative == "less":
-            treatment = _solve(lambda p: pw(baseline - p, n_a, alpha) - power, 0.0, baseline,
-                               f"power={power} with n_a={n_a} for any treatment < baseline={baseline}")
-            treatment = baseline - treatment
-        else:
-            treatment = baseline + _solve(lambda p: pw(baseline + p, n_a, alpha) - power, 0.0, 1 - baseline,
-                                          f"power={power} with n_a={n_a} for any treatment > baseline={baseline}")
+    sign = -1.0 if alternative == "less" else 1.0
+    treatment, n_a, alpha, power = _solve_for(
+        unknown, pw, value=treatment, n_a=n_a, alpha=alpha, power=power, n_bracket=(1e-6, 64.0),
+        n_what=f"power={power} for baseline={baseline}, treatment={treatment}",
+        mde=lambda e: baseline + sign * e, mde_hi=baseline if sign < 0 else 1 - baseline, mde_expand=False,
+        mde_what=f"power={power} with n_a={n_a} for any treatment {'<' if sign < 0 else '>'} baseline={baseline}",
+    )
     return PowerResult(
         kind="proportions", solved_for=unknown, effect=treatment - baseline, baseline=baseline,
         treatment=treatment, sd=None, n_a=n_a, n_b=ratio * n_a, alpha=alpha, power=power, ratio=ratio,
@@ -309,18 +334,13 @@ def mean_power(
     def pw(e: float, n: float, a: float) -> float:
         return _mean_power(e / sd, n, a, ratio, alternative, method)
 
-    if unknown == "power":
-        power = pw(effect, n_a, alpha)
-    elif unknown == "n_a":
-        lo = 3 / (1 + ratio) if method == "t" else 1e-6  # from df = 1: below it nctdtr is unreliable
-        n_a = _solve(lambda n: pw(effect, n, alpha) - power, lo, max(4.0, 2 * lo),
-                     f"power={power} for effect={effect}", expand=True)
-    elif unknown == "alpha":
-        alpha = _solve(lambda a: pw(effect, n_a, a) - power, 1e-15, 1 - 1e-15, f"power={power} with n_a={n_a}")
-    else:
-        sign = -1.0 if alternative == "less" else 1.0
-        effect = sign * _solve(lambda e: pw(sign * e, n_a, alpha) - power, 0.0, sd,
-                               f"power={power} with n_a={n_a}", expand=True)
+    sign = -1.0 if alternative == "less" else 1.0
+    lo = 3 / (1 + ratio) if method == "t" else 1e-6  # from df = 1: below it nctdtr is unreliable
+    effect, n_a, alpha, power = _solve_for(
+        unknown, pw, value=effect, n_a=n_a, alpha=alpha, power=power, n_bracket=(lo, max(4.0, 2 * lo)),
+        n_what=f"power={power} for effect={effect}",
+        mde=lambda e: sign * e, mde_hi=sd, mde_expand=True, mde_what=f"power={power} with n_a={n_a}",
+    )
     return PowerResult(
         kind="means", solved_for=unknown, effect=effect, baseline=None, treatment=None, sd=sd, n_a=n_a,
         n_b=ratio * n_a, alpha=alpha, power=power, ratio=ratio, alternative=alternative, method=method,
