@@ -22,7 +22,6 @@ __all__ = [
 ]
 
 
-
 @dataclasses.dataclass(frozen=True, repr=False)
 class BayesianResult(ResultBase):
     """Posterior comparison of two proportions under independent Beta priors."""

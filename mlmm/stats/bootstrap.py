@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 
-
 _STATISTICS: dict[str, Callable[..., Any]] = {"mean": np.mean, "median": np.median}
 
 

@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 
-
 def relative_lift(
     successes_a: int, trials_a: int, successes_b: int, trials_b: int, *,
     confidence: float = 0.95, method: str = "delta",

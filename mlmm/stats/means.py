@@ -25,7 +25,6 @@ __all__ = [
 ]
 
 
-
 def t_test(
     a: Any, b: Any, *, equal_var: bool = False, alternative: str = "two-sided", confidence: float = 0.95
 ) -> TestResult:

@@ -20,7 +20,6 @@ __all__ = [
 ]
 
 
-
 @dataclasses.dataclass(frozen=True, repr=False)
 class Estimate(ResultBase):
     """A point estimate with its interval (effect sizes, lifts, bootstrap intervals)."""

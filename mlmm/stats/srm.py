@@ -21,7 +21,6 @@ __all__ = [
 ]
 
 
-
 @dataclasses.dataclass(frozen=True, repr=False)
 class SRMResult(ResultBase):
     """A sample-ratio-mismatch check: observed group sizes against the configured split."""
