@@ -1,4 +1,4 @@
-"""Small helpers shared by the modules: time, names, actors, atomic files."""
+"""Small helpers shared by the modules: time, names, actors, atomic files, JSON-ready values."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import datetime as _dt
 import getpass
 import json
+import math
 import os
 import re
 import uuid
@@ -246,3 +247,44 @@ def parse_assignments(items: list[str] | tuple[str, ...], field: str = "config")
             raise ValidationError(f"{field}={item!r}: expected KEY=VALUE")
         out[key.strip()] = parse_scalar(value.strip())
     return out
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON-ready Python: numpy scalars and arrays unwrapped, non-finite floats as None.
+
+    Booleans (Python or numpy) become ``bool``, integers ``int``, finite floats ``float`` and
+    ``nan`` / ``inf`` become ``None`` (JSON has no such numbers); lists, tuples and arrays
+    become lists and dicts get string keys, recursively. Anything else (strings, None,
+    datetimes) is returned as it is. The result dataclasses' ``to_dict()`` use it.
+
+    Parameters
+    ----------
+    value : Any
+        A number, a numpy scalar or array, or a list, tuple or dict of them.
+
+    Returns
+    -------
+    Any
+        The same value made of ``bool``, ``int``, ``float``, ``None``, ``list`` and ``dict``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jsonable({"n": np.int64(3), "p": np.float64("nan"), "ok": np.bool_(True), "ci": (0.1, np.inf)})
+    {'n': 3, 'p': None, 'ok': True, 'ci': [0.1, None]}
+    >>> jsonable(np.array([1.5, 2.0]))
+    [1.5, 2.0]
+    """
+    import numpy as np  # here, not at the top: the CLI imports this module and starts without numpy
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value

@@ -65,8 +65,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ._util import jsonable as _jsonable
 from .errors import ValidationError
-from .stats import _jsonable
 
 __all__ = [
     "OBJECTIVES",
