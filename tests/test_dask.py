@@ -16,7 +16,6 @@ import pytest
 distributed = pytest.importorskip("dask.distributed", reason="the Dask executor is an optional extra: pip install 'mlmm[dask]'")
 
 import mlmm  # noqa: E402
-from mlmm import tune as TU  # noqa: E402
 from mlmm import tuning as T  # noqa: E402
 from mlmm.errors import ValidationError  # noqa: E402
 
@@ -63,8 +62,8 @@ def test_the_detector_search_runs_on_the_cluster_with_the_same_result(client, tm
     ws = mlmm.open_workspace(tmp_path / "ws")
     try:
         kw = {"grid": {"window_size": [50, 100], "log": [False, True]}, "tune_days": 10, "holdout_days": 6, "until": END}
-        local = TU.grid_search_detector(ws, "queue-anomaly", **kw)
-        remote = TU.grid_search_detector(ws, "queue-anomaly", executor=client.get_executor(), **kw)
+        local = T.grid_search_detector(ws, "queue-anomaly", **kw)
+        remote = T.grid_search_detector(ws, "queue-anomaly", executor=client.get_executor(), **kw)
         assert remote.table.drop("seconds").equals(local.table.drop("seconds"))
         assert (remote.best, remote.current, remote.improvement) == (local.best, local.current, local.improvement)
     finally:

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import mlmm
-from mlmm import ab, alerts, feature_drift, monitor, tune
+from mlmm import ab, alerts, feature_drift, monitor, tuning
 from mlmm import decisions as D
 
 END = "2026-11-01T00:00:00Z"
@@ -183,14 +183,14 @@ def test_drift_and_tuning_decisions(ws):
     check = feature_drift.check(ws, "queue-anomaly", current="72h", until=END, record=False)
     d = D.from_drift(check)
     assert d.decision == "retrain requested" and d.reason.startswith("dataset drift: ")
-    run = tune.tune_threshold(ws, "queue-anomaly", last="30d", until=END, min_improvement=0.0)
+    run = tuning.tune_threshold(ws, "queue-anomaly", last="30d", until=END, min_improvement=0.0)
     t = D.from_tuning(run)
     if run.clears_minimum:
         assert t.decision == "deploy" and t.changes == {"threshold": run.best["threshold"]}
         rec = D.record_decision(ws, t, apply=True)
         assert ws.registry.get("queue-anomaly", run.version).configuration["threshold"] == run.best["threshold"]
         assert rec.outcome.startswith("configuration of queue-anomaly 1.2.0 set to")
-    strict = tune.tune_threshold(ws, "queue-anomaly", last="30d", until=END, min_improvement=5.0)
+    strict = tuning.tune_threshold(ws, "queue-anomaly", last="30d", until=END, min_improvement=5.0)
     assert D.from_tuning(strict).decision == "keep"
 
 
@@ -253,10 +253,10 @@ def test_a_retraining_request_is_not_repeated_within_the_cooldown(ws, tmp_path):
 
 
 def test_a_grid_tuning_decision_writes_the_detector_parameters(ws):
-    run = tune.TuningRun("tune-x", "queue-anomaly", "1.2.0", "grid", "f1",
-                         {"params": {"zscore_threshold": 3.0, "window_size": 100}, "score": 0.5},
-                         {"params": {"zscore_threshold": 2.5, "window_size": 100}, "score": 0.6},
-                         0.2, 0.05, 0.3, True, False, "better", pl.DataFrame())
+    run = tuning.TuningRun("tune-x", "queue-anomaly", "1.2.0", "grid", "f1",
+                           {"params": {"zscore_threshold": 3.0, "window_size": 100}, "score": 0.5},
+                           {"params": {"zscore_threshold": 2.5, "window_size": 100}, "score": 0.6},
+                           0.2, 0.05, 0.3, True, False, "better", pl.DataFrame())
     d = D.from_tuning(run)
     assert (d.decision, d.changes, d.supported) == ("deploy", {"zscore_threshold": 2.5}, True)
     D.record_decision(ws, d, apply=True)

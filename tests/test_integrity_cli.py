@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import mlmm
 from mlmm import feature_drift as F
 from mlmm import monitor as M
-from mlmm import tune as TU
+from mlmm import tuning as TU
 from mlmm._util import check_name, is_valid_name
 from mlmm.cli import app
 from mlmm.errors import ValidationError

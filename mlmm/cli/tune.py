@@ -22,7 +22,7 @@ from ._common import (
 )
 
 _MIN_IMPROVEMENT = 0.03  # the library default, kept literal so the module loads lazily (tests/test_cli.py checks)
-TU = lazy_module("mlmm.tune")
+TU = lazy_module("mlmm.tuning")
 
 app = typer.Typer(help="Auto-tuning: decision thresholds and detector parameters.", no_args_is_help=True)
 

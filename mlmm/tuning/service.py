@@ -1,14 +1,16 @@
-"""Auto-tuning on the workspace: threshold sweeps on the log, grid search of the queue
-detector, runs stored with their tables, results applied as configuration revisions.
+"""Tuning on the workspace: threshold sweeps on the prediction log, adaptive nudges from its recent
+error rates, grid search of the queue detector; results applied as configuration revisions.
 
-:mod:`mlmm.tuning` is the pure computation; this module feeds it from the prediction log and
-the registry (seed 000 ``AutoTuningEngine``, seed 001 ``ml:tune``):
+The pure computation is in the other modules of :mod:`mlmm.tuning`; this one feeds it from the
+prediction log and the registry (seed 000 ``AutoTuningEngine``, seed 001 ``ml:tune``):
 
 - :func:`tune_threshold` sweeps the decision threshold of a model's ``confidence`` (the
   positive-class score, ``prediction = confidence >= threshold``) on its labelled predictions,
   over the model's ``tuning_range`` / ``tuning_step`` (seed: 0.05 steps) or every distinct
   score, for an objective (F1 by default), and compares the best with the current
   ``threshold`` of the version's configuration, with a bootstrap interval.
+- :func:`adaptive` nudges the threshold from the false-positive and false-negative rates of the
+  last hours (:func:`mlmm.tuning.adaptive_adjustment`).
 - :func:`grid_search_detector` tunes the queue-anomaly detector's parameters
   (:class:`mlmm.detectors.QueueAnomalyDetector`) with time-ordered validation: parameters
   are chosen on the tuning days and the winner is judged against the current configuration
@@ -16,15 +18,13 @@ the registry (seed 000 ``AutoTuningEngine``, seed 001 ``ml:tune``):
 - A result is applied only when it clears the minimum improvement (3 % relative by
   default, seed: "only apply with 3-5 % improvement"); applying writes a new configuration
   revision whose reason names the tuning run, so ``mlmm models rollback-config`` undoes it.
-- Every run is appended to the registry's ``tuning_runs`` with its table.
+- Every run is appended to the registry's ``tuning_runs`` with its table (:mod:`mlmm.tuning.runs`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import functools
-import json
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -33,51 +33,20 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from . import tuning as T
-from ._util import current_actor, naive_utc, now, parse_duration, to_utc
-from .detectors import QueueAnomalyDetector, f1_on
-from .errors import ValidationError
-from .predictions import read_predictions
+from .._util import current_actor, now, parse_duration, to_utc
+from ..detectors import QueueAnomalyDetector, f1_on
+from ..errors import ValidationError
+from ..predictions import read_predictions
+from .adjustment import AdaptiveResult, adaptive_adjustment
+from .curve import grid_view
+from .runs import TuningRun, store_run
+from .search import grid_search
+from .threshold import DEFAULT_MIN_IMPROVEMENT, optimize_threshold
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from ..workspace import Workspace
 
-__all__ = ["TuningRun", "adaptive", "grid_search_detector", "history", "tune_threshold"]
-
-DEFAULT_MIN_IMPROVEMENT = 0.03  # seed 000: "only apply with 3-5 % improvement"
-
-
-@dataclasses.dataclass(frozen=True)
-class TuningRun:
-    """One tuning run: what was searched, the best point, the current one, the decision."""
-
-    run_id: str
-    model: str
-    version: str
-    kind: str  # threshold or grid
-    objective: str
-    current: dict[str, Any]
-    best: dict[str, Any]
-    improvement: float | None
-    improvement_low: float | None
-    improvement_high: float | None
-    clears_minimum: bool
-    applied: bool
-    summary: str
-    table: pl.DataFrame
-    detail: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "model": self.model, "version": self.version, "kind": self.kind,
-                "objective": self.objective, "current": self.current, "best": self.best,
-                "improvement": self.improvement, "improvement_low": self.improvement_low,
-                "improvement_high": self.improvement_high, "clears_minimum": self.clears_minimum,
-                "applied": self.applied, "summary": self.summary,
-                "table": self.table.head(200).with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%z"))
-                .to_dicts()}
-
-    def __repr__(self) -> str:
-        return f"<TuningRun {self.run_id} {self.model} {self.version} ({self.kind}): {self.summary}>"
+__all__ = ["adaptive", "grid_search_detector", "tune_threshold"]
 
 
 def _version(ws: Workspace, model: str, version: str | None) -> Any:
@@ -87,42 +56,22 @@ def _version(ws: Workspace, model: str, version: str | None) -> Any:
     return prod[0] if prod else ws.registry.get_latest(model)
 
 
-def _store(ws: Workspace, run: TuningRun, actor: str, reason: str | None) -> None:
-    table = run.table.head(2000).with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%z"))
-    with ws._connect() as con:
-        con.execute(
-            "INSERT INTO tuning_runs (ts, run_id, model_name, version, kind, objective, current, best, improvement,"
-            " improvement_low, improvement_high, clears_minimum, applied, summary, result_table, actor, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [naive_utc(now()), run.run_id, run.model, run.version, run.kind, run.objective,
-             json.dumps(run.current, default=str), json.dumps(run.best, default=str), run.improvement,
-             run.improvement_low, run.improvement_high, run.clears_minimum, run.applied, run.summary,
-             json.dumps(table.to_dicts(), default=str), actor, reason])
-
-
-def history(ws: Workspace, model: str | None = None) -> pl.DataFrame:
-    """Stored tuning runs, newest first."""
-    sql = ("SELECT ts, run_id, model_name, version, kind, objective, improvement, clears_minimum, applied, summary,"
-           " actor FROM tuning_runs")
-    params: list[Any] = []
-    if model is not None:
-        sql += " WHERE model_name = ?"
-        params.append(model)
-    with ws._connect() as con:
-        rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
-    return pl.DataFrame(rows, schema={"ts": pl.Datetime("us"), "run_id": pl.String, "model": pl.String,
-                                      "version": pl.String, "kind": pl.String, "objective": pl.String,
-                                      "improvement": pl.Float64, "clears_minimum": pl.Boolean, "applied": pl.Boolean,
-                                      "summary": pl.String, "actor": pl.String}, orient="row").with_columns(
-        pl.col("ts").dt.replace_time_zone("UTC"))
-
-
 def _float(value: Any) -> float | None:
     try:
         out = float(value)
     except (TypeError, ValueError):
         return None
     return None if out != out else out
+
+
+def _apply_result(ws: Workspace, model: str, vname: str, changes: dict[str, Any], *, run_id: str, summary: str,
+                  clears: bool, min_improvement: float, actor: str | None) -> str | None:
+    """Write ``changes`` as a configuration revision whose reason names the tuning run, when the
+    result clears the minimum improvement; otherwise return why it was not applied."""
+    if not clears:
+        return f"Not applied: the improvement does not clear the {min_improvement:.0%} minimum"
+    ws.registry.update_config(model, vname, changes, actor=actor, reason=f"tuning run {run_id}: {summary}")
+    return None
 
 
 # ----------------------------------------------------------------------------- thresholds
@@ -168,39 +117,41 @@ def tune_threshold(
         raise ValidationError(f"{model} {vname}: {data.height} labelled predictions with a confidence in the last {last};"
                               " expected at least 100 (seed 001: insufficient prediction data)")
     labels = (data.get_column("actual") == 1).cast(pl.Int8).to_numpy()
-    result = T.optimize_threshold(data.get_column("confidence").to_numpy(), labels, objective=objective,
-                                  current=current, min_precision=min_precision, fp_cost=fp_cost, fn_cost=fn_cost,
-                                  grid=None if exact else grid, min_improvement=min_improvement, seed=seed)
+    result = optimize_threshold(data.get_column("confidence").to_numpy(), labels, objective=objective,
+                                current=current, min_precision=min_precision, fp_cost=fp_cost, fn_cost=fn_cost,
+                                grid=None if exact else grid, min_improvement=min_improvement, seed=seed)
     info = result.to_dict()
     best_t = float(info["threshold"])
     run_id = f"tune-{model}-{uuid.uuid4().hex[:8]}"
     clears = bool(info["clears_minimum"])
     applied = False
     summary = str(info["explanation"])
-    if apply and clears and abs(best_t - current) > 1e-12:
-        ws.registry.update_config(model, vname, {"threshold": best_t}, actor=actor,
-                                  reason=f"tuning run {run_id}: {summary}")
-        applied = True
+    if apply and clears and abs(best_t - current) <= 1e-12:
+        summary += " Not applied: the best threshold is the current one."
     elif apply:
-        summary += f" Not applied: the improvement does not clear the {min_improvement:.0%} minimum." if not clears else \
-            " Not applied: the best threshold is the current one."
-    table = T.grid_view(result.curve, start=grid[0], stop=grid[1], step=grid[2]) if grid is not None else result.curve
+        why_not = _apply_result(ws, model, vname, {"threshold": best_t}, run_id=run_id, summary=summary, clears=clears,
+                                min_improvement=min_improvement, actor=actor)
+        applied = why_not is None
+        summary += "" if applied else f" {why_not}."
+    # the search's own table (the grid's rows, or the exact curve); an exact search with a grid shows the grid's rows
+    table = grid_view(result.curve, start=grid[0], stop=grid[1], step=grid[2]) if exact and grid is not None \
+        else result.table
     imp = info.get("improvement")
     lo_hi = [info.get("ci_low"), info.get("ci_high")]
     run = TuningRun(run_id, model, vname, "threshold", objective, {"threshold": current}, {"threshold": best_t},
                     _float(imp), _float(lo_hi[0]), _float(lo_hi[1]), clears, applied, summary, table, result)
-    _store(ws, run, current_actor(actor), reason)
+    store_run(ws, run, current_actor(actor), reason)
     return run
 
 
 def adaptive(ws: Workspace, model: str, version: str | None = None, *, last: str = "24h", until: Any = None,
              step: float | None = None, max_step: float = 0.1, apply: bool = False, actor: str | None = None,
-             reason: str | None = None) -> Any:
+             reason: str | None = None) -> AdaptiveResult:
     """The seed's ``adaptiveThresholdAdjustment`` on the log: the false-positive and
     false-negative rates of the last ``last`` nudge the version's threshold within its
     ``tuning_range`` by at most ``max_step`` (see :func:`mlmm.tuning.adaptive_adjustment`).
     ``apply=True`` writes a changed threshold as a configuration revision."""
-    from .monitor import metrics
+    from ..monitor import metrics
 
     meta = _version(ws, model, version)
     vname = str(meta.version)
@@ -211,9 +162,9 @@ def adaptive(ws: Workspace, model: str, version: str | None = None, *, last: str
     if not m.sufficient:
         raise ValidationError(f"{model} {vname}: {m.message}")
     lo, hi = config.get("tuning_range", [0.5, 0.9])
-    result = T.adaptive_adjustment(float(config["threshold"]), fp_rate=m.fpr.value or 0.0, fn_rate=m.fnr.value or 0.0,
-                                   step=float(step or config.get("tuning_step", 0.05)), max_step=max_step,
-                                   bounds=(float(lo), float(hi)))
+    result = adaptive_adjustment(float(config["threshold"]), fp_rate=m.fpr.value or 0.0, fn_rate=m.fnr.value or 0.0,
+                                 step=float(step or config.get("tuning_step", 0.05)), max_step=max_step,
+                                 bounds=(float(lo), float(hi)))
     if apply and abs(result.threshold - result.current) > 1e-12:
         ws.registry.update_config(model, vname, {"threshold": result.threshold}, actor=actor,
                                   reason=reason or f"adaptive adjustment: {result.explanation}")
@@ -287,7 +238,7 @@ def grid_search_detector(
     as :func:`mlmm.tuning.grid_search`. On a cluster the tuning data travels with the search
     (once per Dask worker) instead of through a temporary file. The result is the same.
     """
-    from .monitor import last_prediction_time
+    from ..monitor import last_prediction_time
 
     meta = _version(ws, model, version)
     vname = str(meta.version)
@@ -322,8 +273,8 @@ def grid_search_detector(
         remote = {"data": jobs} if executor is not None or scheduler is not None else {"path": path}
         evaluate = functools.partial(_evaluate_detector, base=base, since=tune_start.isoformat(),
                                      until=hold_start.isoformat(), **remote)
-        ranked = T.grid_search(evaluate, grid, n_jobs=n_jobs, executor=executor, scheduler=scheduler, random=random,
-                               seed=seed, progress=progress)
+        ranked = grid_search(evaluate, grid, n_jobs=n_jobs, executor=executor, scheduler=scheduler, random=random,
+                             seed=seed, progress=progress)
         best_params = {k: ranked.row(0, named=True)[k] for k in grid}
         hold = functools.partial(_evaluate_detector, path=path, base=base, since=hold_start.isoformat(),
                                  until=end.isoformat())
@@ -340,12 +291,12 @@ def grid_search_detector(
                f" (was {', '.join(f'{k}={v}' for k, v in current_params.items())});"
                f" chosen on {tune_days} tuning days among {ranked.height} points")
     applied = False
-    if apply and clears:
-        ws.registry.update_config(model, vname, best_params, actor=actor, reason=f"tuning run {run_id}: {summary}")
-        applied = True
-    elif apply:
-        summary += f". Not applied: the improvement does not clear the {min_improvement:.0%} minimum"
+    if apply:
+        why_not = _apply_result(ws, model, vname, best_params, run_id=run_id, summary=summary, clears=clears,
+                                min_improvement=min_improvement, actor=actor)
+        applied = why_not is None
+        summary += "" if applied else f". {why_not}"
     run = TuningRun(run_id, model, vname, "grid", "f1", {"params": current_params, **current_hold},
                     {"params": best_params, **best_hold}, improvement, None, None, clears, applied, summary, ranked)
-    _store(ws, run, current_actor(actor), reason)
+    store_run(ws, run, current_actor(actor), reason)
     return run

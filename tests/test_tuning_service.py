@@ -1,5 +1,6 @@
-"""Tuning on the workspace: threshold sweeps on the log, the queue detector's grid search
-with time-ordered validation, applying as audited configuration revisions, the CLI."""
+"""Tuning on the workspace (mlmm.tuning.service and .runs): threshold sweeps on the log, the queue
+detector's grid search with time-ordered validation, applying as audited configuration revisions,
+the CLI."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 import mlmm
-from mlmm import tune as TU
 from mlmm import tuning as T
 from mlmm.cli import app
 from mlmm.detectors import QueueAnomalyDetector
@@ -31,7 +31,7 @@ def demo(tmp_path_factory):
 def test_the_threshold_sweep_reads_the_log_and_applies_only_a_clear_gain(demo):
     ws = mlmm.open_workspace(demo)
     try:
-        run = TU.tune_threshold(ws, "n1-detector", last="30d", until=END)
+        run = T.tune_threshold(ws, "n1-detector", last="30d", until=END)
         meta = ws.registry.get("n1-detector", run.version)
         assert run.current == {"threshold": meta.configuration["threshold"]}
         # the same numbers as the pure function on the same rows
@@ -46,7 +46,7 @@ def test_the_threshold_sweep_reads_the_log_and_applies_only_a_clear_gain(demo):
         assert not run.applied
         # applying writes a configuration revision that names the run; rollback_config undoes it
         assert direct.threshold != run.current["threshold"] and direct.clears_minimum
-        applied = TU.tune_threshold(ws, "n1-detector", last="30d", until=END, apply=True, actor="ana")
+        applied = T.tune_threshold(ws, "n1-detector", last="30d", until=END, apply=True, actor="ana")
         assert applied.applied
         assert ws.registry.get("n1-detector", run.version).configuration["threshold"] == applied.best["threshold"]
         event = ws.registry.history("n1-detector").tail(1).row(0, named=True)
@@ -54,12 +54,12 @@ def test_the_threshold_sweep_reads_the_log_and_applies_only_a_clear_gain(demo):
         ws.registry.rollback_config("n1-detector", run.version, reason="undo the tuning")
         assert ws.registry.get("n1-detector", run.version).configuration["threshold"] == run.current["threshold"]
         # a bar it does not clear: nothing is applied, and the summary says why
-        kept = TU.tune_threshold(ws, "n1-detector", last="30d", until=END, min_improvement=0.5, apply=True)
+        kept = T.tune_threshold(ws, "n1-detector", last="30d", until=END, min_improvement=0.5, apply=True)
         assert not kept.applied and "Not applied" in kept.summary
-        runs = TU.history(ws, "n1-detector")
+        runs = T.history(ws, "n1-detector")
         assert runs.height >= 1 and runs.get_column("kind").to_list()[0] == "threshold"
         with pytest.raises(mlmm.ValidationError, match="expected at least 100"):
-            TU.tune_threshold(ws, "n1-detector", last="1h", until=END)
+            T.tune_threshold(ws, "n1-detector", last="1h", until=END)
     finally:
         ws.close()
 
@@ -68,7 +68,7 @@ def test_grid_search_improves_the_queue_detector_on_held_out_days(demo):
     ws = mlmm.open_workspace(demo)
     try:
         grid = {"window_size": [50, 100], "log": [False, True]}
-        run = TU.grid_search_detector(ws, "queue-anomaly", grid=grid, tune_days=10, holdout_days=6, until=END)
+        run = T.grid_search_detector(ws, "queue-anomaly", grid=grid, tune_days=10, holdout_days=6, until=END)
         assert run.kind == "grid" and run.table.height == 4 and run.table.get_column("rank").to_list() == [1, 2, 3, 4]
         best = run.best["params"]
         assert best["log"] is True  # the seed's raw-value z-scores are what tuning improves on
@@ -77,15 +77,15 @@ def test_grid_search_improves_the_queue_detector_on_held_out_days(demo):
         # the held-out days were not used to choose: re-scoring the tuning days gives the ranking's score
         top = run.table.row(0, named=True)
         assert top["score"] == pytest.approx(run.table.get_column("score").max())
-        same = TU.grid_search_detector(ws, "queue-anomaly", grid=grid, tune_days=10, holdout_days=6, until=END, n_jobs=2)
+        same = T.grid_search_detector(ws, "queue-anomaly", grid=grid, tune_days=10, holdout_days=6, until=END, n_jobs=2)
         assert same.table.drop("seconds").equals(run.table.drop("seconds"))  # deterministic across processes
-        applied = TU.grid_search_detector(ws, "queue-anomaly", grid=grid, tune_days=10, holdout_days=6, until=END,
-                                          apply=True, actor="dave")
+        applied = T.grid_search_detector(ws, "queue-anomaly", grid=grid, tune_days=10, holdout_days=6, until=END,
+                                         apply=True, actor="dave")
         config = ws.registry.get("queue-anomaly", applied.version).configuration
         assert {k: config[k] for k in grid} == best
         assert QueueAnomalyDetector.from_config(config).log is True
         with pytest.raises(mlmm.ValidationError, match="param 'depth'"):
-            TU.grid_search_detector(ws, "queue-anomaly", grid={"depth": [1]}, until=END)
+            T.grid_search_detector(ws, "queue-anomaly", grid={"depth": [1]}, until=END)
     finally:
         ws.close()
 
@@ -111,7 +111,7 @@ def test_cli_tune_threshold_grid_and_history(demo):
 def test_adaptive_adjustment_on_the_log(demo):
     ws = mlmm.open_workspace(demo)
     try:
-        result = TU.adaptive(ws, "waf-behavioral", last="7d", until=END)
+        result = T.adaptive(ws, "waf-behavioral", last="7d", until=END)
         meta = ws.registry.get("waf-behavioral", "2.1.0")
         assert result.current == meta.configuration["threshold"]
         lo, hi = meta.configuration["tuning_range"]
