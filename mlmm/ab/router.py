@@ -66,7 +66,7 @@ References
 
 Examples
 --------
->>> from mlmm.router import Router, assign, bucket
+>>> from mlmm.ab.router import Router, assign, bucket
 >>> bucket("exp-1", "user-42")
 0.31512635831690317
 >>> assign("exp-1", "user-42", 0.10), assign("exp-1", "user-42", 0.50)
@@ -92,7 +92,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 __all__ = [
     "Router",
