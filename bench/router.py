@@ -1,11 +1,11 @@
-"""A/B traffic router: mlmm.router assignments per second vs the per-id hash loops people write.
+"""A/B traffic router: mlmm.ab.router assignments per second vs the per-id hash loops people write.
 
 Data: ``Sizes.router_ids`` uuid4 strings (1 million in a full run; 36 characters each) and as
 many integer ids (up to 10**12, like database keys), generated from a fixed numpy seed.
 
-- mlmm, vectorized: :func:`mlmm.router.assign_many` on an Arrow column, a polars Series, a
+- mlmm, vectorized: :func:`mlmm.ab.router.assign_many` on an Arrow column, a polars Series, a
   Python list (converted to Arrow inside, timed) and a numpy ``int64`` array;
-- mlmm, one id at a time: :func:`mlmm.router.assign` and ``Router.assign`` in a Python loop;
+- mlmm, one id at a time: :func:`mlmm.ab.router.assign` and ``Router.assign`` in a Python loop;
 - peers, per id in a Python loop: keyed ``hashlib.blake2b`` (8-byte digest; the careful choice),
   ``hashlib.md5`` of ``test_id + id`` (what people write), and Python's ``hash()`` (fast, but
   salted per process: the seed 003 bug; listed as the speed floor of a Python loop, not as an option).
@@ -66,7 +66,7 @@ def run(sizes: Sizes) -> Table:
     import polars as pl
     import pyarrow as pa
 
-    from mlmm import router as R
+    from mlmm.ab import router as R
 
     n = getattr(sizes, "router_ids", 1_000_000)
     reps = getattr(sizes, "router_repeat", 5)

@@ -148,7 +148,7 @@ def test_lifecycle_is_audited_and_deploy_b_goes_through_the_registry(ws):
 
 
 def test_a_stored_test_routes_ids_with_its_own_salt_and_share(ws):
-    from mlmm import router as R
+    from mlmm.ab import router as R
 
     AB.create_test(ws, AB.ABTestConfig.for_challenger("m", "1.0.0", "1.1.0"), test_id="route-1")
     ids = [f"user-{i}" for i in range(20_000)]

@@ -1,4 +1,4 @@
-"""mlmm.router: pinned values, a from-the-docstring reference, stickiness, ramp-up, independence, speed paths."""
+"""mlmm.ab.router: pinned values, a from-the-docstring reference, stickiness, ramp-up, independence, speed paths."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from mlmm import router as R
+from mlmm.ab import router as R
 from mlmm.errors import ValidationError
 
 N = 100_000
@@ -86,7 +86,7 @@ def test_scalar_equals_reference(unit_id, test_id):
 
 # ============================================================================ stickiness across processes
 _CHILD = (
-    "import json, mlmm.router as R;"
+    "import json, mlmm.ab.router as R;"
     "print(json.dumps([R.bucket('exp-1', 'user-42'), R.assign_many('exp-1', ['user-%d' % i for i in range(50)], 0.5).tolist(),"
     " hash('user-42')]))"
 )
