@@ -24,6 +24,7 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from mlmm import drift as D
 from mlmm.errors import ValidationError
+from mlmm.stats import adjust_p_values
 
 TOL = 1e-9
 
@@ -196,9 +197,9 @@ def test_corrections_equal_statsmodels(method: str) -> None:
         p = rng.random(size) ** 3
         p[: size // 3] = p[0]  # ties
         sm = multipletests(p, method={"bh": "fdr_bh"}.get(method, method))[1]
-        np.testing.assert_allclose(D.adjust_pvalues(p, method), sm, rtol=0, atol=1e-12)
-    with pytest.raises(ValidationError, match=r"correction='sidak': expected 'bonferroni', 'holm' or 'bh'"):
-        D.adjust_pvalues([0.1], "sidak")
+        np.testing.assert_allclose(adjust_p_values(p, method=method).p_adjusted, sm, rtol=0, atol=1e-12)
+    with pytest.raises(ValidationError, match=r"correction='sidak': expected None, 'bonferroni', 'holm' or 'bh'"):
+        D.compare(pl.DataFrame({"x": [1.0, 2.0]}), pl.DataFrame({"x": [1.0, 2.0]}), correction="sidak")  # type: ignore[arg-type]
 
 
 def test_correction_applies_across_columns_of_a_report() -> None:
