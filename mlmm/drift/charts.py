@@ -20,7 +20,7 @@ __all__ = ["distribution_chart", "distribution_charts", "score_chart"]
 
 
 def score_chart(frame: pl.DataFrame, *, columns: Sequence[str] | None = None, title: str | None = None) -> Any:
-    """Drift statistic per chunk and column (from :func:`over_time`) against its threshold;
+    """Drift statistic per chunk and column (from :func:`mlmm.drift.over_time`) against its threshold;
     drifted chunks are filled points."""
     import altair as alt
 
@@ -38,7 +38,7 @@ def score_chart(frame: pl.DataFrame, *, columns: Sequence[str] | None = None, ti
 
 
 def distribution_charts(ws: Workspace, result: DriftCheck, *, max_charts: int = 12, per_row: int = 2) -> Any:
-    """StoredReference vs current distributions of a check's columns, drifted first then by
+    """Reference vs current distributions of a check's columns, drifted first then by
     statistic, at most ``max_charts``, ``per_row`` to a row (an Altair chart)."""
     import altair as alt
 
@@ -51,7 +51,7 @@ def distribution_charts(ws: Workspace, result: DriftCheck, *, max_charts: int = 
 
 
 def distribution_chart(reference: Any, current: Any, column: str, *, bins: int = 30, top: int = 15) -> Any:
-    """StoredReference vs current distribution of one column, aggregated before charting:
+    """Reference vs current distribution of one column, aggregated before charting:
     ``bins`` equal-width bins for a numeric column, the ``top`` categories otherwise."""
     import altair as alt
 

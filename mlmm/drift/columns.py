@@ -50,6 +50,9 @@ CORRECTIONS = {"bonferroni": "bonferroni", "holm": "holm", "bh": "bh", "fdr_bh":
 
 @dataclasses.dataclass(frozen=True)
 class CompareOptions:
+    """The options of :func:`mlmm.drift.compare` that the column verdicts and quality checks read
+    (see its parameters); ``exclude`` names columns never reported as new (a time column)."""
+
     tests: Mapping[str, str] | str | None
     thresholds: Mapping[str, float] | None
     correction: str | None
@@ -61,6 +64,8 @@ class CompareOptions:
 
 
 def check_options(correction: str | None, drift_share: float, bins: int | None) -> None:
+    """Raise :class:`~mlmm.errors.ValidationError` for an unknown correction, a ``drift_share``
+    outside [0, 1] or ``bins`` below 2."""
     if correction is not None and str(correction).lower() not in CORRECTIONS:
         raise ValidationError(f"correction={correction!r}: expected None, 'bonferroni', 'holm' or 'bh'")
     if not (isinstance(drift_share, (int, float)) and 0 <= drift_share <= 1):
@@ -77,6 +82,7 @@ def _canonical_test(name: Any, column: str) -> str:
 
 
 def requested_test(column: str, opts: CompareOptions) -> str | None:
+    """The test asked for ``column`` (canonical name, aliases resolved), None for automatic."""
     if opts.tests is None:
         return None
     if isinstance(opts.tests, str):
@@ -86,6 +92,7 @@ def requested_test(column: str, opts: CompareOptions) -> str | None:
 
 
 def column_threshold(column: str, test: str, opts: CompareOptions) -> float:
+    """The threshold of ``column``: by column name, else by test name, else the test's default."""
     th = opts.thresholds or {}
     value = th.get(column, th.get(test, TESTS[test].threshold))
     if (
@@ -99,6 +106,12 @@ def column_threshold(column: str, test: str, opts: CompareOptions) -> float:
 
 
 def auto_test(kind: str, n_ref: int, n_categories: int) -> str:
+    """The automatic test (the table in :mod:`mlmm.drift`), from the column kind, the
+    non-missing reference values and the categories of both sides.
+
+    >>> auto_test("numeric", 500, 0), auto_test("categorical", 500, 2), auto_test("categorical", 5000, 9)
+    ('ks', 'z', 'jensenshannon')
+    """
     if kind == "numeric":
         return "ks" if n_ref <= SMALL_SAMPLE else "wasserstein"
     if n_ref <= SMALL_SAMPLE:

@@ -1,7 +1,7 @@
 """Feature drift on the workspace: stored references, checks of a window, their history.
 
-The rest of :mod:`mlmm.drift` is the pure computation; this module feeds it from the prediction log and
-keeps state in the registry (append-only tables ``drift_references`` and ``drift_results``):
+The rest of :mod:`mlmm.drift` is the pure computation; this service feeds it from the prediction
+log and keeps state in the registry (append-only tables ``drift_references`` and ``drift_results``):
 
 - :func:`set_reference` takes a window of the log (or a frame / file) as the reference of a
   model (and optionally a version). It stores a :class:`~mlmm.drift.ReferenceSketch` in the
@@ -182,6 +182,14 @@ def feature_columns(ws: Workspace, model: str) -> list[str]:
 
 def read_window(ws: Workspace, model: str, version: str | None, since: Any, until: Any,
                   columns: Sequence[str]) -> pl.DataFrame:
+    """``timestamp`` and ``columns`` of ``model``'s log between ``since`` and ``until`` (empty with
+    the log's types when the window has no rows).
+
+    Raises
+    ------
+    ValidationError
+        A column the log of ``model`` does not have.
+    """
     lf = read_predictions(ws, model, version, since, until, with_labels=False)
     have = set(lf.collect_schema().names())
     missing = [c for c in columns if c not in have]
@@ -196,6 +204,13 @@ def read_window(ws: Workspace, model: str, version: str | None, since: Any, unti
 
 
 def columns_to_test(ws: Workspace, model: str, columns: Sequence[str] | str | None) -> list[str]:
+    """``columns`` as a list, or every feature column of ``model``'s log when None.
+
+    Raises
+    ------
+    ValidationError
+        When None and the log has no feature columns.
+    """
     if columns is None:
         cols = feature_columns(ws, model)
         if not cols:

@@ -205,6 +205,11 @@ def _sorted_finite(series: pl.Series) -> tuple[np.ndarray, int, int]:
 
 
 def numeric_side(dtype: str, n_rows: int, parts: tuple[np.ndarray, int, int]) -> NumericSide:
+    """The :class:`NumericSide` of ``parts`` = (sorted finite values, missing count, infinite count).
+
+    >>> numeric_side("Float64", 4, (np.array([1.0, 2.0, 2.0]), 1, 0)).n_unique
+    2
+    """
     values, n_missing, n_inf = parts
     vmin, vmax = (float(values[0]), float(values[-1])) if values.size else (float("nan"), float("nan"))
     return NumericSide(dtype, n_rows, n_missing, n_inf, values, None, vmin, vmax, _few(values))
@@ -229,10 +234,12 @@ def _cat_side(series: pl.Series) -> CategoricalSide:
 
 
 def is_numeric_dtype(dtype: pl.DataType) -> bool:
+    """Whether a column of ``dtype`` is tested as numbers (Boolean is categorical)."""
     return dtype.is_numeric() and dtype != pl.Boolean
 
 
 def is_supported_dtype(dtype: pl.DataType) -> bool:
+    """Whether drift tests a column of ``dtype``: numbers, strings, Booleans, categoricals."""
     return (
         is_numeric_dtype(dtype) or dtype in (pl.String, pl.Boolean) or isinstance(dtype, (pl.Categorical, pl.Enum))
     )
@@ -284,6 +291,13 @@ def prepare_columns(frames: list[tuple[pl.DataFrame, dict[str, str]]]) -> list[P
 
 
 def as_frame(data: Any, field: str) -> pl.DataFrame:
+    """A polars frame of ``data`` (polars, lazy, pandas, pyarrow, or a dict of columns).
+
+    Raises
+    ------
+    ValidationError
+        For anything else, naming ``field``.
+    """
     if isinstance(data, pl.DataFrame):
         return data
     if isinstance(data, pl.LazyFrame):
@@ -307,6 +321,8 @@ def as_frame(data: Any, field: str) -> pl.DataFrame:
 def column_spec(
     frame: pl.DataFrame, columns: Iterable[str], categorical: Iterable[str]
 ) -> tuple[dict[str, str], dict[str, str]]:
+    """How to prepare ``columns`` of ``frame``: (column -> ``"numeric"`` | ``"categorical"``,
+    column -> dtype of the columns drift does not test). ``categorical`` forces numbers to categories."""
     cats = set(categorical)
     spec: dict[str, str] = {}
     skipped: dict[str, str] = {}
@@ -324,6 +340,7 @@ def column_spec(
 def select_columns(
     frame: pl.DataFrame, columns: Sequence[str] | None, exclude: Iterable[str] = ()
 ) -> list[str]:
+    """The columns to compare: ``columns`` (each must be in ``frame``), or every column but ``exclude``."""
     if columns is None:
         drop = set(exclude)
         return [c for c in frame.columns if c not in drop]
@@ -349,6 +366,13 @@ _UNSEEN_NAMED = 20
 
 @dataclasses.dataclass(frozen=True)
 class AlignedCounts:
+    """Two categorical sides counted over the union of their categories (:func:`align_categories`).
+
+    ``r`` and ``c`` are the reference and current counts of each category of ``values``
+    (reference categories first); ``unseen`` names the most frequent categories only the current
+    side has (at most 20, with counts), ``n_unseen`` counts them all, ``unseen_rows`` their rows.
+    """
+
     values: pl.Series  # union of categories: reference ones first, then unseen ones
     r: np.ndarray
     c: np.ndarray
@@ -379,6 +403,7 @@ def align_categories(ref: CategoricalSide, cur: CategoricalSide) -> AlignedCount
 
 
 def missing_share(side: NumericSide | CategoricalSide | None) -> float:
+    """The share of rows of ``side`` that are null, NaN or infinite (0 for no side or no rows)."""
     if side is None or side.n_rows == 0:
         return 0.0
     missing = side.n_missing + (side.n_inf if isinstance(side, NumericSide) else 0)
@@ -387,6 +412,12 @@ def missing_share(side: NumericSide | CategoricalSide | None) -> float:
 
 @dataclasses.dataclass
 class PreparedReference:
+    """A reference prepared for the tests: its sides by column (from a frame or a sketch).
+
+    ``columns`` are the columns to compare, ``skipped`` those of a type drift does not test (name
+    -> dtype), ``all_columns`` every column of the reference (to report new columns).
+    """
+
     sides: Mapping[str, NumericSide | CategoricalSide]
     n_rows: int
     columns: list[str]

@@ -30,6 +30,11 @@ __all__ = ["quality_checks", "quality_issues"]
 def quality_issues(
     ref: PreparedReference, cur_frame: pl.DataFrame, cur_sides: Mapping[str, NumericSide | CategoricalSide], opts: CompareOptions
 ) -> list[QualityIssue]:
+    """The issues of :func:`quality_checks` from a prepared reference and prepared current columns.
+
+    ``cur_frame`` is read for its height, columns and schema only, so any object with those
+    (``mlmm.spark``'s window shape) will do.
+    """
     issues: list[QualityIssue] = []
     if cur_frame.height == 0:
         issues.append(QualityIssue(None, "empty_window", "error", "no data in current window", 0.0))

@@ -210,6 +210,15 @@ def _nan(value: Any) -> float:
 def prepare_reference(
     reference: Any, columns: Sequence[str] | None, categorical: Iterable[str], exclude: Iterable[str] = ()
 ) -> PreparedReference:
+    """A reference prepared for the tests: a :class:`ReferenceSketch` prepares itself, a frame is
+    sorted and counted (``columns``, else every column but ``exclude``; ``categorical`` as in
+    :func:`mlmm.drift.compare`).
+
+    Raises
+    ------
+    ValidationError
+        A frame with 0 rows, or a column it does not have.
+    """
     if isinstance(reference, ReferenceSketch):
         return reference.prepare(columns)
     frame = as_frame(reference, "reference")

@@ -140,6 +140,7 @@ def _w1_sorted(r: np.ndarray, c: np.ndarray) -> float:
 
 
 def wasserstein_test(ref: NumericSide, cur: NumericSide) -> tuple[float, dict[str, Any], bool]:
+    """(normalized Wasserstein-1, details, approximate); see the module docstring of :mod:`mlmm.drift`."""
     c = cur.values
     assert c is not None
     if ref.values is not None:
@@ -165,6 +166,7 @@ def wasserstein_test(ref: NumericSide, cur: NumericSide) -> tuple[float, dict[st
 
 
 def anderson_test(ref: NumericSide, cur: NumericSide) -> tuple[float, float]:
+    """(A2, p-value) of scipy's k-sample Anderson-Darling test (midrank); needs both raw samples."""
     assert ref.values is not None and cur.values is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "p-value capped"
@@ -176,6 +178,7 @@ def anderson_test(ref: NumericSide, cur: NumericSide) -> tuple[float, float]:
 
 
 def psi_counts(r: np.ndarray, c: np.ndarray, epsilon: float = PSI_EPSILON) -> float:
+    """:func:`psi` of two count vectors over the same bins, without the checks."""
     pr = r / r.sum()
     pc = c / c.sum()
     pr = np.where(pr == 0, epsilon, pr)
