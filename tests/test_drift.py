@@ -216,6 +216,22 @@ def test_correction_applies_across_columns_of_a_report() -> None:
     assert [c.p_value for c in holm.columns] == raw
 
 
+
+def test_a_corrected_column_keeps_the_rule_p_below_alpha() -> None:
+    """The correction uses mlmm.stats.adjust_p_values for the adjusted p-values but not its decisions
+    (reject = p_adjusted <= alpha, one alpha): a column drifts when p_adjusted < its own threshold, the
+    rule of the uncorrected tests, so one column's verdict does not change with a correction."""
+    rng = np.random.default_rng(5)
+    ref = pl.DataFrame({"x": rng.normal(size=200)})
+    cur = pl.DataFrame({"x": rng.normal(0.2, 1, size=200)})
+    p = D.compare(ref, cur)["x"].p_value
+    assert p is not None and 0 < p < 1
+    for correction in (None, "bonferroni", "holm", "bh"):
+        col = D.compare(ref, cur, thresholds={"x": p}, correction=correction)["x"]  # type: ignore[arg-type]
+        assert (col.p_adjusted, col.drifted, col.rule) == (p, False, f"p < {p:g}")
+    assert adjust_p_values([p], alpha=p).reject == (True,)  # the stats rule would call it drift
+
+
 # ----------------------------------------------------------------------------- choice, overrides, verdict
 def test_automatic_choice_follows_the_table() -> None:
     rng = np.random.default_rng(0)
