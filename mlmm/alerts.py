@@ -230,7 +230,7 @@ def evaluate(ws: Workspace, *, models: Iterable[str] | None = None, window: str 
 
 def _feature_drift_condition(ws: Workspace, name: str, version: str | None, window: str,
                              until: _dt.datetime) -> Condition:
-    from . import feature_drift
+    from . import drift as feature_drift
 
     try:
         ref = feature_drift.get_reference(ws, name, version)

@@ -378,7 +378,8 @@ def retraining_check(ws: Workspace, model: str, *, until: Any = None, settings: 
     latest) at ``until`` (default: the model's newest prediction). ``settings`` overrides
     ``[retraining]`` of ``mlmm.toml``; an ``assessment`` (from :func:`mlmm.monitor.assess`)
     or a drift check already computed is reused."""
-    from . import feature_drift, monitor
+    from . import drift as feature_drift
+    from . import monitor
     from .config import load_config
 
     conf = {**load_config(ws)["retraining"], **dict(settings or {})}

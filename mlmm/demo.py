@@ -128,7 +128,7 @@ def build_demo(
     say("importing malformed rows (they go to quarantine)")
     bad = log_predictions(ws, data.malformed.drop("problem"), batch_id=f"demo-{seed}-malformed", durable=False)
     say("storing a drift reference per model (a calm week early in the month)")
-    from .feature_drift import set_reference
+    from .drift import set_reference
 
     span = data.end - data.start
     calm = f"{(data.start + span * 0.2).isoformat()}..{(data.start + span * 0.2 + span * 7 / 30).isoformat()}"

@@ -10,7 +10,7 @@ Spark                       local engine                              result
 ==========================  ========================================  =====================================
 :func:`metrics`             :func:`mlmm.monitor.metrics`              :class:`mlmm.monitor.Metrics`
 :func:`trends`              :func:`mlmm.monitor.trends`               the same polars frame
-:func:`drift`               :func:`mlmm.feature_drift.check`          :class:`mlmm.drift.DriftReport`
+:func:`drift`               :func:`mlmm.drift.check`                  :class:`mlmm.drift.DriftReport`
 :func:`write_counts`        (the hourly counts the local engine       Parquet a notebook reads with
                             caches per day)                           :func:`read_counts`
 ==========================  ========================================  =====================================
@@ -71,10 +71,32 @@ import numpy as np
 import polars as pl
 
 from . import drift as D
-from . import feature_drift as FD
 from . import monitor as M
 from . import predictions as P
 from ._util import parse_duration, to_utc
+from .drift.columns import (
+    CompareOptions,
+    auto_test,
+    check_options,
+    column_threshold,
+    correct_columns,
+    correction_name,
+    requested_test,
+    test_column,
+)
+from .drift.features import columns_to_test, read_window
+from .drift.prepared import (
+    CategoricalSide,
+    NumericSide,
+    PreparedReference,
+    current_spec,
+    missing_share,
+    numeric_side,
+)
+from .drift.quality import quality_issues
+from .drift.report import dataset_report
+from .drift.sketch import prepare_reference
+from .drift.stattests import KS_EXACT_MAX, js_counts, psi_counts
 from .errors import MlmmError, ValidationError
 from .monitor import classification as monitor_metrics
 from .monitor.timeline import derive_metrics
@@ -661,7 +683,7 @@ def trends_from_counts(counts: pl.DataFrame, window: M.Window, *, interval: str 
 # ----------------------------------------------------------------------------- drift
 @dataclasses.dataclass(frozen=True)
 class _Shape:
-    """What :func:`mlmm.drift._quality` reads of the current frame: its size, columns, types."""
+    """What :func:`mlmm.drift.quality.quality_issues` reads of the current frame: its size, columns, types."""
 
     height: int
     columns: list[str]
@@ -673,16 +695,16 @@ class _Large:
     """A numeric column of the current window with more than ``exact_max`` distinct values:
     statistics are computed by Spark against the reference, not from the values."""
 
-    side: D._Num  # sizes, moments, min/max; no values
+    side: NumericSide  # sizes, moments, min/max; no values
     frame: SparkFrame  # one column ``x``: the finite values as doubles
     below: int = 0  # values under the reference minimum / over its maximum
     above: int = 0
 
 
-def _kind(name: str, rs: D._Num | D._Cat, opts: D._Options) -> tuple[str, str | None]:
-    """The column kind and requested test, as :func:`mlmm.drift._column` decides them."""
-    requested = D._requested_test(name, opts)
-    if isinstance(rs, D._Num):
+def _kind(name: str, rs: NumericSide | CategoricalSide, opts: CompareOptions) -> tuple[str, str | None]:
+    """The column kind and requested test, as :func:`mlmm.drift.columns.test_column` decides them."""
+    requested = requested_test(name, opts)
+    if isinstance(rs, NumericSide):
         if requested in ("chisquare", "z"):
             return "categorical", requested
         if requested in ("ks", "wasserstein", "anderson"):
@@ -724,8 +746,8 @@ def _unique(values: np.ndarray) -> np.ndarray:
     return np.unique(np.asarray(values, dtype=np.float64) + 0.0)  # -0.0 -> 0.0, as numpy compares
 
 
-def _large_ks(rs: D._Num, large: _Large) -> tuple[float, float, bool]:
-    """:func:`mlmm.drift._ks` from counts: D identical, the same p-value rule."""
+def _large_ks(rs: NumericSide, large: _Large) -> tuple[float, float, bool]:
+    """:func:`mlmm.drift.stattests.ks_test` from counts: D identical, the same p-value rule."""
     m = large.side.n
     if rs.values is not None:
         r = rs.values
@@ -747,7 +769,7 @@ def _large_ks(rs: D._Num, large: _Large) -> tuple[float, float, bool]:
         fc = right_u[np.searchsorted(grid, rs.grid_q + 0.0)] / m
         d = float(np.abs(rs.grid_cdf - fc).max())
         approx = True
-    if not approx and max(n, m) <= D._KS_EXACT_MAX:
+    if not approx and max(n, m) <= KS_EXACT_MAX:
         from scipy import stats
 
         c = _collect(large.frame).get_column("x").to_numpy()
@@ -835,10 +857,10 @@ def _large_w1(r: np.ndarray, large: _Large) -> float:
     return math.fsum(parts) / m
 
 
-def _large_column(name: str, rs: D._Num, large: _Large, opts: D._Options) -> D.ColumnDrift:
-    """:func:`mlmm.drift._column` for a numeric column known through Spark only."""
+def _large_column(name: str, rs: NumericSide, large: _Large, opts: CompareOptions) -> D.ColumnDrift:
+    """:func:`mlmm.drift.columns.test_column` for a numeric column known through Spark only."""
     cs = large.side
-    test = D._requested_test(name, opts) or D._auto_test("numeric", rs.n, 0)
+    test = requested_test(name, opts) or auto_test("numeric", rs.n, 0)
     details: dict[str, Any] = {}
     p_value: float | None = None
     approximate = False
@@ -872,26 +894,26 @@ def _large_column(name: str, rs: D._Num, large: _Large, opts: D._Options) -> D.C
             ccounts = np.diff(np.concatenate(([0], cuts, [cs.n]))).astype(np.int64)
         else:
             ccounts = np.array([cs.n], dtype=np.int64)
-        statistic = D._psi_counts(rcounts, ccounts) if test == "psi" else D._js_counts(rcounts, ccounts)
+        statistic = psi_counts(rcounts, ccounts) if test == "psi" else js_counts(rcounts, ccounts)
         details["bins"] = int(edges.size + 1)
-    threshold = D._threshold(name, test, opts)
+    threshold = column_threshold(name, test, opts)
     drifted = (p_value < threshold) if D.TESTS[test].pvalue else (statistic >= threshold)
     return D.ColumnDrift(
         column=name, kind="numeric", test=test, statistic=float(statistic), p_value=p_value, p_adjusted=p_value,
         threshold=threshold, drifted=bool(drifted), n_reference=rs.n, n_current=cs.n,
-        missing_reference=D._missing_share(rs), missing_current=D._missing_share(cs), approximate=approximate,
+        missing_reference=missing_share(rs), missing_current=missing_share(cs), approximate=approximate,
         details=details,
     )
 
 
 def _current_sides(
-    df: SparkFrame, shape: _Shape, ref: D._Reference, opts: D._Options, exact_max: int
-) -> dict[str, D._Num | D._Cat | _Large]:
+    df: SparkFrame, shape: _Shape, ref: PreparedReference, opts: CompareOptions, exact_max: int
+) -> dict[str, NumericSide | CategoricalSide | _Large]:
     """Each current column as the drift module prepares it (exactly, from Spark's value counts),
     or as a :class:`_Large` when a numeric column has more than ``exact_max`` distinct values."""
     F = _F()
-    kinds = {n: "numeric" if isinstance(side, D._Num) else "categorical" for n, side in ref.sides.items()}
-    spec = D._current_spec(kinds, shape)
+    kinds = {n: "numeric" if isinstance(side, NumericSide) else "categorical" for n, side in ref.sides.items()}
+    spec = current_spec(kinds, shape)
     aggs = []
     for name, kind in spec.items():
         col = F.col(name)
@@ -903,7 +925,7 @@ def _current_sides(
         else:
             aggs.append(F.sum(F.when(col.isNull(), 1).otherwise(0)).alias(f"{name}__missing"))
     head = _collect(df.agg(*aggs)).row(0, named=True) if aggs else {}
-    out: dict[str, D._Num | D._Cat | _Large] = {}
+    out: dict[str, NumericSide | CategoricalSide | _Large] = {}
     n_rows = shape.height
     for name, kind in spec.items():
         dtype = shape.schema[name]
@@ -912,8 +934,8 @@ def _current_sides(
             valid = F.col(name).isNotNull() & (~F.isnan(F.col(name).cast("double")) if dtype.is_float() else F.lit(True))
             vc = _collect(df.where(valid).groupBy(F.col(name).alias("v")).agg(F.count(F.lit(1)).alias("__n")))
             vc = vc.with_columns(pl.col("v").cast(dtype)).sort("v")
-            out[name] = D._Cat(str(dtype), n_rows, missing, vc.get_column("v"),
-                               vc.get_column("__n").to_numpy().astype(np.int64))
+            out[name] = CategoricalSide(str(dtype), n_rows, missing, vc.get_column("v"),
+                                        vc.get_column("__n").to_numpy().astype(np.int64))
             continue
         n_inf = int(head.get(f"{name}__inf") or 0)
         x = F.col(name).cast("double")
@@ -924,10 +946,10 @@ def _current_sides(
         if exact or vc.height <= exact_max:
             vc = vc.sort("x")
             values = np.repeat(vc.get_column("x").to_numpy().astype(np.float64), vc.get_column("n").to_numpy())
-            out[name] = D._num_side(str(dtype), n_rows, (values, missing, n_inf))
+            out[name] = numeric_side(str(dtype), n_rows, (values, missing, n_inf))
             continue
         rs = ref.sides[name]
-        assert isinstance(rs, D._Num)
+        assert isinstance(rs, NumericSide)
         shift = float(rs.mean) if rs.n and math.isfinite(rs.mean) else 0.0
         stats = _collect(finite.agg(
             F.count(F.lit(1)).alias("m"), F.min("x").alias("lo"), F.max("x").alias("hi"),
@@ -936,13 +958,13 @@ def _current_sides(
             F.sum(F.when(F.col("x") > F.lit(rs.vmax), 1).otherwise(0)).alias("above"))).row(0, named=True)
         mean = shift + stats["d1"]
         std = math.sqrt(max(stats["d2"] - stats["d1"] ** 2, 0.0))
-        side = D._Num(str(dtype), n_rows, missing, n_inf, None, (mean, std), float(stats["lo"]), float(stats["hi"]), None)
+        side = NumericSide(str(dtype), n_rows, missing, n_inf, None, (mean, std), float(stats["lo"]), float(stats["hi"]), None)
         out[name] = _Large(side, finite, int(stats["below"] or 0) if rs.n else 0, int(stats["above"] or 0) if rs.n else 0)
     return out
 
 
-def _range_issue(name: str, rs: D._Num, large: _Large, opts: D._Options) -> D.QualityIssue | None:
-    """The ``range`` check of :func:`mlmm.drift._quality` for a column known through Spark only."""
+def _range_issue(name: str, rs: NumericSide, large: _Large, opts: CompareOptions) -> D.QualityIssue | None:
+    """The ``range`` check of :func:`mlmm.drift.quality.quality_issues` for a column known through Spark only."""
     cs = large.side
     if not (rs.n and cs.n):
         return None
@@ -956,40 +978,32 @@ def _range_issue(name: str, rs: D._Num, large: _Large, opts: D._Options) -> D.Qu
     )
 
 
-def _evaluate(ref: D._Reference, shape: _Shape, sides: Mapping[str, D._Num | D._Cat | _Large],
-              opts: D._Options) -> D.DriftReport:
-    """:func:`mlmm.drift._evaluate` with Spark-side columns."""
+def _evaluate(ref: PreparedReference, shape: _Shape, sides: Mapping[str, NumericSide | CategoricalSide | _Large],
+              opts: CompareOptions) -> D.DriftReport:
+    """:func:`mlmm.drift.comparison.evaluate` with Spark-side columns."""
     results: list[D.ColumnDrift] = []
     for name in ref.columns:
         if name in ref.skipped:
             continue
         rs, cs = ref.sides[name], sides.get(name)
         if isinstance(cs, _Large):
-            assert isinstance(rs, D._Num)
+            assert isinstance(rs, NumericSide)
             results.append(_large_column(name, rs, cs, opts))
         else:
-            results.append(D._column(name, rs, cs, opts))
-    results = D._correct(results, opts.correction)
+            results.append(test_column(name, rs, cs, opts))
+    results = correct_columns(results, opts.correction)
     plain = {k: (v.side if isinstance(v, _Large) else v) for k, v in sides.items()}
-    quality = D._quality(ref, shape, plain, opts)  # type: ignore[arg-type]
+    quality = quality_issues(ref, shape, plain, opts)  # type: ignore[arg-type]
     for name, cs in sides.items():
         if isinstance(cs, _Large):
             rs = ref.sides[name]
-            issue = _range_issue(name, rs, cs, opts) if isinstance(rs, D._Num) else None
+            issue = _range_issue(name, rs, cs, opts) if isinstance(rs, NumericSide) else None
             if issue is not None:  # where _quality would have put it: after the column's other issues
                 later = set(ref.columns[ref.columns.index(name) + 1:]) | {c for c in shape.columns if c not in ref.all_columns}
                 at = next((i for i, q in enumerate(quality) if q.column in later), len(quality))
                 quality.insert(at, issue)
-    tested = [r for r in results if r.drifted is not None]
-    n_drifted = sum(1 for r in tested if r.drifted)
-    share = n_drifted / len(tested) if tested else 0.0
-    return D.DriftReport(
-        columns=tuple(results), dataset_drift=bool(tested) and share >= opts.drift_share, drifted_share=share,
-        drift_share=float(opts.drift_share), n_drifted=n_drifted, n_tested=len(tested),
-        correction=D._CORRECTIONS[str(opts.correction).lower()] if opts.correction else None,
-        quality=tuple(quality), n_reference=ref.n_rows, n_current=shape.height,
-        note="no data in current window" if shape.height == 0 else None,
-    )
+    return dataset_report(results, quality, drift_share=opts.drift_share, correction=correction_name(opts.correction),
+                          n_reference=ref.n_rows, n_current=shape.height)
 
 
 def _window_columns(ws: Workspace, model: str, days: list[tuple[Path, list[Path]]], cols: Sequence[str]
@@ -1018,13 +1032,13 @@ def drift(
     exact_max: int = 1_000_000,
     max_reference_rows: int = 5_000_000,
 ) -> D.DriftReport:
-    """The drift statistics of :func:`mlmm.feature_drift.check` with the current window read by
+    """The drift statistics of :func:`mlmm.drift.check` with the current window read by
     Spark: the same :class:`~mlmm.drift.DriftReport` (nothing is recorded in the registry).
 
     ``reference``: None (the newest stored reference: its sample, else its sketch), a stored
     ``ref-...`` id, or a window of the log (``A..B``, ``last=7d``, ``previous``), read by Spark
     and collected (refused beyond ``max_reference_rows``: store a sampled reference with
-    :func:`mlmm.feature_drift.set_reference` instead). ``current``, ``until``, ``columns``,
+    :func:`mlmm.drift.set_reference` instead). ``current``, ``until``, ``columns``,
     ``tests``, ``thresholds``, ``correction`` and ``drift_share`` as in ``check``.
 
     The driver receives value counts: categorical columns, and numeric columns with at most
@@ -1038,26 +1052,26 @@ def drift(
     meta = ws.registry.get(model, version) if version else ws.registry.get_latest(model)
     version = str(Version.parse(version)) if version else None
     end = to_utc(until, "until") if until is not None else None
-    s, u, _ = FD.parse_window(current, end=end)
+    s, u, _ = D.parse_window(current, end=end)
     if reference is None or reference.startswith("ref-"):
-        stored = FD.get_reference(ws, model, version, reference_id=reference)
+        stored = D.get_reference(ws, model, version, reference_id=reference)
         ref_data: Any = stored.data()
-        cols = list(stored.columns) if columns is None else FD._columns(ws, model, columns)
+        cols = list(stored.columns) if columns is None else columns_to_test(ws, model, columns)
     else:
-        rs, ru, label = FD.parse_window(reference, before=(s, u), end=end)
-        cols = FD._columns(ws, model, columns)
+        rs, ru, label = D.parse_window(reference, before=(s, u), end=end)
+        cols = columns_to_test(ws, model, columns)
         ref_data = _reference_frame(spark, ws, model, version, rs, ru, cols, max_reference_rows)
         if ref_data.is_empty():
             raise ValidationError(f"reference log {label}: no predictions of {model}; expected a window with data")
     share = drift_share if drift_share is not None else float(dict(meta.configuration).get("drift_share", 0.5))
-    D._check_options(correction, share, None)
-    opts = D._Options(tests, thresholds, correction, share, None, 0.05, 0.01)
+    check_options(correction, share, None)
+    opts = CompareOptions(tests, thresholds, correction, share, None, 0.05, 0.01)
     days = _days(ws, model, s, u)
     types = _window_columns(ws, model, days, cols) if days else None
     if types is None:  # no files, or a column absent from the window: the local engine decides (error or empty)
-        return D.compare(ref_data, FD._window_frame(ws, model, version, s, u, cols).drop("timestamp"), columns=cols,
+        return D.compare(ref_data, read_window(ws, model, version, s, u, cols).drop("timestamp"), columns=cols,
                          tests=tests, thresholds=thresholds, correction=correction, drift_share=share)
-    ref = D._reference(ref_data, cols, ())
+    ref = prepare_reference(ref_data, cols, ())
     df = _log(spark, ws, model, version, s, u, labels=False, columns=types)
     assert df is not None
     df = df.select(*cols).cache()
@@ -1074,7 +1088,7 @@ def _reference_frame(spark: SparkSession, ws: Workspace, model: str, version: st
     days = _days(ws, model, since, until)
     types = _window_columns(ws, model, days, cols) if days else None
     if types is None:
-        return FD._window_frame(ws, model, version, since, until, cols).drop("timestamp")
+        return read_window(ws, model, version, since, until, cols).drop("timestamp")
     df = _log(spark, ws, model, version, since, until, labels=False, columns=types)
     assert df is not None
     df = df.select(*cols)
@@ -1082,5 +1096,5 @@ def _reference_frame(spark: SparkSession, ws: Workspace, model: str, version: st
     if rows > max_rows:
         raise ValidationError(f"reference window {since:%Y-%m-%d %H:%M}..{until:%Y-%m-%d %H:%M}: {rows:,} rows, more than"
                               f" max_reference_rows={max_rows:,}; expected a stored (sampled) reference:"
-                              f" mlmm.feature_drift.set_reference({model!r}, window=...)")
+                              f" mlmm.drift.set_reference({model!r}, window=...)")
     return _collect(df).with_columns(pl.col(c).cast(t) for c, t in types.items())

@@ -118,14 +118,14 @@ def test_approval_rule_from_cli(ws_path):
 
 
 def test_cli_defaults_match_the_library_and_the_cli_starts_without_the_heavy_stack():
-    from mlmm import feature_drift, monitor, tuning
+    from mlmm import drift, monitor, tuning
     from mlmm.cli import drift as cli_drift
     from mlmm.cli import monitor as cli_monitor
     from mlmm.cli import tune as cli_tune
 
     assert cli_monitor._MIN_LABELLED == monitor.DEFAULT_MIN_LABELLED
     assert cli_tune._MIN_IMPROVEMENT == tuning.DEFAULT_MIN_IMPROVEMENT
-    assert cli_drift._SAMPLE_ROWS == feature_drift.DEFAULT_SAMPLE_ROWS
+    assert cli_drift._SAMPLE_ROWS == drift.DEFAULT_SAMPLE_ROWS
     code = ("import sys, mlmm.cli\n"
             "heavy = [m for m in ('scipy', 'statsmodels', 'pyarrow', 'papermill', 'altair', 'nbconvert')"
             " if m in sys.modules]\nprint(heavy)")

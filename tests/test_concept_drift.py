@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from mlmm.concept_drift import (
+from mlmm.drift import (
     DDM,
     ConceptDriftResult,
     Detection,

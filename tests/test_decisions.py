@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import mlmm
-from mlmm import ab, alerts, feature_drift, monitor, tuning
+from mlmm import ab, alerts, drift, monitor, tuning
 from mlmm import decisions as D
 
 END = "2026-11-01T00:00:00Z"
@@ -180,7 +180,7 @@ def test_the_monitoring_decision(ws):
 
 
 def test_drift_and_tuning_decisions(ws):
-    check = feature_drift.check(ws, "queue-anomaly", current="72h", until=END, record=False)
+    check = drift.check(ws, "queue-anomaly", current="72h", until=END, record=False)
     d = D.from_drift(check)
     assert d.decision == "retrain requested" and d.reason.startswith("dataset drift: ")
     run = tuning.tune_threshold(ws, "queue-anomaly", last="30d", until=END, min_improvement=0.0)

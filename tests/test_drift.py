@@ -24,6 +24,7 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from mlmm import drift as D
 from mlmm.errors import ValidationError
+from mlmm.stats import adjust_p_values
 
 TOL = 1e-9
 
@@ -196,9 +197,9 @@ def test_corrections_equal_statsmodels(method: str) -> None:
         p = rng.random(size) ** 3
         p[: size // 3] = p[0]  # ties
         sm = multipletests(p, method={"bh": "fdr_bh"}.get(method, method))[1]
-        np.testing.assert_allclose(D.adjust_pvalues(p, method), sm, rtol=0, atol=1e-12)
-    with pytest.raises(ValidationError, match=r"correction='sidak': expected 'bonferroni', 'holm' or 'bh'"):
-        D.adjust_pvalues([0.1], "sidak")
+        np.testing.assert_allclose(adjust_p_values(p, method=method).p_adjusted, sm, rtol=0, atol=1e-12)
+    with pytest.raises(ValidationError, match=r"correction='sidak': expected None, 'bonferroni', 'holm' or 'bh'"):
+        D.compare(pl.DataFrame({"x": [1.0, 2.0]}), pl.DataFrame({"x": [1.0, 2.0]}), correction="sidak")  # type: ignore[arg-type]
 
 
 def test_correction_applies_across_columns_of_a_report() -> None:
@@ -213,6 +214,22 @@ def test_correction_applies_across_columns_of_a_report() -> None:
     assert [c.drifted for c in holm.columns] == [bool(p < 0.05) for p in adjusted]
     assert holm.correction == "holm"
     assert [c.p_value for c in holm.columns] == raw
+
+
+
+def test_a_corrected_column_keeps_the_rule_p_below_alpha() -> None:
+    """The correction uses mlmm.stats.adjust_p_values for the adjusted p-values but not its decisions
+    (reject = p_adjusted <= alpha, one alpha): a column drifts when p_adjusted < its own threshold, the
+    rule of the uncorrected tests, so one column's verdict does not change with a correction."""
+    rng = np.random.default_rng(5)
+    ref = pl.DataFrame({"x": rng.normal(size=200)})
+    cur = pl.DataFrame({"x": rng.normal(0.2, 1, size=200)})
+    p = D.compare(ref, cur)["x"].p_value
+    assert p is not None and 0 < p < 1
+    for correction in (None, "bonferroni", "holm", "bh"):
+        col = D.compare(ref, cur, thresholds={"x": p}, correction=correction)["x"]  # type: ignore[arg-type]
+        assert (col.p_adjusted, col.drifted, col.rule) == (p, False, f"p < {p:g}")
+    assert adjust_p_values([p], alpha=p).reject == (True,)  # the stats rule would call it drift
 
 
 # ----------------------------------------------------------------------------- choice, overrides, verdict

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 import mlmm
 from mlmm import drift as D
-from mlmm import feature_drift as F
 from mlmm.cli import app
 
 UTC = dt.UTC
@@ -56,10 +55,10 @@ def ws(tmp_path: Path) -> mlmm.Workspace:
 
 def test_a_stored_reference_finds_the_shifted_columns_and_is_recorded(ws):
     _log_days(ws, 10, 2000, shift_from=7)
-    ref = F.set_reference(ws, "m", window="2026-03-01..2026-03-06", actor="ana", reason="a calm week")
+    ref = D.set_reference(ws, "m", window="2026-03-01..2026-03-06", actor="ana", reason="a calm week")
     assert (ref.rows, ref.columns, ref.source) == (10_000, ("x", "y", "c"), "log 2026-03-01 00:00 to 2026-03-06 00:00 UTC")
     assert ref.sample_path.exists() and pl.read_parquet(ref.sample_path).height == 10_000
-    result = F.check(ws, "m", current="2026-03-09..2026-03-10")
+    result = D.check(ws, "m", current="2026-03-09..2026-03-10")
     assert result.drifted_columns == ["x", "c"] and result.dataset_drift
     x = result.report["x"]
     assert (x.test, x.threshold) == ("wasserstein", 0.1) and x.statistic > 0.5
@@ -68,61 +67,61 @@ def test_a_stored_reference_finds_the_shifted_columns_and_is_recorded(ws):
     ref_frame = ws.predictions("m", since="2026-03-01", until="2026-03-06", with_labels=False).select("x", "y", "c").collect()
     pure = D.compare(ref_frame, cur)
     assert [c.statistic for c in result.report.columns] == pytest.approx([c.statistic for c in pure.columns], rel=1e-12)
-    hist = F.history(ws, "m")
+    hist = D.history(ws, "m")
     assert hist.select("check_id", "column", "drifted").rows() == [(result.check_id, "x", True), (result.check_id, "y", False),
                                                                     (result.check_id, "c", True)]
-    assert F.get_reference(ws, "m").reference_id == ref.reference_id
-    assert F.list_references(ws).select("reference_id", "rows", "columns", "actor").rows() == [(ref.reference_id, 10_000, 3, "ana")]
-    calm = F.check(ws, "m", current="2026-03-06..2026-03-07", record=False)
+    assert D.get_reference(ws, "m").reference_id == ref.reference_id
+    assert D.list_references(ws).select("reference_id", "rows", "columns", "actor").rows() == [(ref.reference_id, 10_000, 3, "ana")]
+    calm = D.check(ws, "m", current="2026-03-06..2026-03-07", record=False)
     assert calm.drifted_columns == [] and not calm.dataset_drift
-    assert F.history(ws, "m").height == 3  # not recorded
+    assert D.history(ws, "m").height == 3  # not recorded
 
 
 def test_the_sketch_stands_in_when_the_sample_is_gone(ws):
     _log_days(ws, 10, 2000, shift_from=7)
-    ref = F.set_reference(ws, "m", window="2026-03-01..2026-03-06")
+    ref = D.set_reference(ws, "m", window="2026-03-01..2026-03-06")
     ref.sample_path.unlink()
-    stored = F.get_reference(ws, "m")
+    stored = D.get_reference(ws, "m")
     assert isinstance(stored.data(), D.ReferenceSketch)
-    result = F.check(ws, "m", current="2026-03-09..2026-03-10")
+    result = D.check(ws, "m", current="2026-03-09..2026-03-10")
     assert result.drifted_columns == ["x", "c"] and result.report["x"].approximate
 
 
 def test_window_references_previous_and_errors(ws, tmp_path):
     _log_days(ws, 10, 500, shift_from=7)
-    prev = F.check(ws, "m", current="2026-03-08..2026-03-10", reference="previous", record=False)
+    prev = D.check(ws, "m", current="2026-03-08..2026-03-10", reference="previous", record=False)
     assert prev.reference == "log the 2d before" and prev.drifted_columns == ["x", "c"]
-    same = F.check(ws, "m", current="2026-03-03..2026-03-05", reference="2026-03-01..2026-03-03", columns=["x"], record=False)
+    same = D.check(ws, "m", current="2026-03-03..2026-03-05", reference="2026-03-01..2026-03-03", columns=["x"], record=False)
     assert same.drifted_columns == []
     path = tmp_path / "ref.parquet"
     pl.DataFrame({"x": np.random.default_rng(1).normal(0, 1, 3000)}).write_parquet(path)
-    from_file = F.set_reference(ws, "m", data=path)
+    from_file = D.set_reference(ws, "m", data=path)
     assert from_file.source == "file ref.parquet" and from_file.columns == ("x",)
-    assert F.check(ws, "m", current="2026-03-09..2026-03-10", reference=from_file.reference_id, record=False).drifted_columns == ["x"]
+    assert D.check(ws, "m", current="2026-03-09..2026-03-10", reference=from_file.reference_id, record=False).drifted_columns == ["x"]
     with pytest.raises(mlmm.ValidationError, match=r"columns=\['nope'\]: not in the log of m"):
-        F.check(ws, "m", columns=["nope"], reference="previous", current="2026-03-09..2026-03-10")
+        D.check(ws, "m", columns=["nope"], reference="previous", current="2026-03-09..2026-03-10")
     with pytest.raises(mlmm.ValidationError, match="reference log 2025-01-01 00:00 to 2025-01-02 00:00 UTC: no rows"):
-        F.set_reference(ws, "m", window="2025-01-01..2025-01-02")
+        D.set_reference(ws, "m", window="2025-01-01..2025-01-02")
     with pytest.raises(mlmm.ValidationError, match="window='yesterday': expected last=<duration>"):
-        F.check(ws, "m", current="yesterday")
+        D.check(ws, "m", current="yesterday")
     with pytest.raises(mlmm.ValidationError, match="expected exactly one of window="):
-        F.set_reference(ws, "m")
+        D.set_reference(ws, "m")
     with pytest.raises(mlmm.NotFoundError, match="reference_id='ref-nope'"):
-        F.check(ws, "m", reference="ref-nope")
+        D.check(ws, "m", reference="ref-nope")
 
 
 def test_over_time_finds_the_first_shifted_day(ws):
     _log_days(ws, 10, 5000, shift_from=7)  # 5000 a day: the sampling noise of W1/sd is ~0.03, under 0.1
-    F.set_reference(ws, "m", window="2026-03-01..2026-03-04")
-    chunks = F.over_time(ws, "m", window="2026-03-04..2026-03-11", every="1d")
+    D.set_reference(ws, "m", window="2026-03-01..2026-03-04")
+    chunks = D.over_time(ws, "m", window="2026-03-04..2026-03-11", every="1d")
     drifted = chunks.filter(pl.col("drifted")).group_by("column").agg(pl.col("start").min()).sort("column").rows()
     assert drifted == [("c", T0 + 7 * DAY), ("x", T0 + 7 * DAY)]
-    spec = F.score_chart(chunks).to_dict()
+    spec = D.score_chart(chunks).to_dict()
     assert len(json.dumps(spec)) < 60_000  # aggregated: one point per chunk and column
     ref = ws.predictions("m", until="2026-03-04", with_labels=False).collect()
     cur = ws.predictions("m", since="2026-03-08", with_labels=False).collect()
     for column in ("x", "c"):
-        spec = F.distribution_chart(ref, cur, column).to_dict()
+        spec = D.distribution_chart(ref, cur, column).to_dict()
         assert len(spec["data"]["values"]) <= 60
 
 
@@ -167,12 +166,12 @@ def test_the_demo_queue_feature_shift_is_found_from_the_cli(demo_ws):
     assert {"duration_s", "job_type"} <= set(data["drifted_columns"])
     assert result.exit_code == (3 if data["dataset_drift"] else 0)
     # two-day chunks: the small session demo has ~70 queue rows a day (KS, p < 0.05)
-    chunks = F.over_time(demo_ws, "queue-anomaly", window="last=30d", until=END, every="2d", columns=["duration_s"])
+    chunks = D.over_time(demo_ws, "queue-anomaly", window="last=30d", until=END, every="2d", columns=["duration_s"])
     first = chunks.filter(pl.col("drifted")).get_column("start").min()
     start = dt.datetime.fromisoformat(shift["start"])
     assert start - 2 * DAY <= first <= start + 2 * DAY
     # the other models' features did not move
-    calm = F.check(demo_ws, "n1-detector", current="last=72h", until=END, record=False)
+    calm = D.check(demo_ws, "n1-detector", current="last=72h", until=END, record=False)
     assert not calm.dataset_drift
 
 
@@ -193,7 +192,7 @@ def test_the_drift_report_with_50_columns_stays_under_2_mb_as_html(tmp_path):
     ws = mlmm.open_workspace(tmp_path / "wide")
     ws.registry.register("m", "1.0.0")
     _log_days(ws, 6, 20_000, shift_from=4, extra_columns=47)  # x, y, c and 47 more: 50 columns, 120k rows
-    F.set_reference(ws, "m", window="2026-03-01..2026-03-04")
+    D.set_reference(ws, "m", window="2026-03-01..2026-03-04")
     ws.close()
     notebook = Path(__file__).resolve().parents[1] / "notebooks" / "drift_report.ipynb"
     out = tmp_path / "drift.ipynb"

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import mlmm
-from mlmm import feature_drift as F
+from mlmm import drift as F
 from mlmm import monitor as M
 from mlmm import tuning as TU
 from mlmm._util import check_name, is_valid_name

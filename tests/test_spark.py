@@ -24,7 +24,7 @@ if shutil.which("java") is None:
                 allow_module_level=True)
 
 import mlmm  # noqa: E402
-from mlmm import feature_drift as FD  # noqa: E402
+from mlmm import drift as FD  # noqa: E402
 from mlmm import monitor as M  # noqa: E402
 from mlmm import predictions as P  # noqa: E402
 from mlmm import spark as S  # noqa: E402

@@ -21,7 +21,7 @@ from ._common import (
 )
 
 _SAMPLE_ROWS = 200_000  # the library default, kept literal so the module loads lazily (tests/test_cli.py checks)
-F = lazy_module("mlmm.feature_drift")
+F = lazy_module("mlmm.drift")
 
 app = typer.Typer(help="Feature drift: references, checks of a window, drift over time.", no_args_is_help=True)
 reference_app = typer.Typer(help="Stored references (a window of the log or a file).", no_args_is_help=True)

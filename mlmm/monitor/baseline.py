@@ -197,9 +197,9 @@ def concept_drift(ws: Workspace, model: str, version: str | None = None, *, refe
     rows in the window (time order), and a KS test of the confidence between a reference
     window (default: the window of the same length just before) and this one.
 
-    Returns :class:`mlmm.concept_drift.ConceptDriftResult`.
+    Returns :class:`mlmm.drift.ConceptDriftResult`.
     """
-    from ..concept_drift import detect_concept_drift
+    from ..drift import detect_concept_drift
 
     if not window_args and window is None:
         window_args = {"last": "7d"}

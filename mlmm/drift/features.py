@@ -1,7 +1,7 @@
 """Feature drift on the workspace: stored references, checks of a window, their history.
 
-:mod:`mlmm.drift` is the pure computation; this module feeds it from the prediction log and
-keeps state in the registry (append-only tables ``drift_references`` and ``drift_results``):
+The rest of :mod:`mlmm.drift` is the pure computation; this service feeds it from the prediction
+log and keeps state in the registry (append-only tables ``drift_references`` and ``drift_results``):
 
 - :func:`set_reference` takes a window of the log (or a frame / file) as the reference of a
   model (and optionally a version). It stores a :class:`~mlmm.drift.ReferenceSketch` in the
@@ -12,8 +12,7 @@ keeps state in the registry (append-only tables ``drift_references`` and ``drift
   of the log, or the window of the same length just before) and appends every column's
   result to ``drift_results``, so drift can be charted over time (:func:`history`).
 - :func:`over_time` cuts a period into chunks (``every="1d"``) and tests each against the
-  reference, for the "drift score over time" chart; :func:`distribution_chart` and
-  :func:`score_chart` draw aggregated data only, so a million-row column makes a small spec.
+  reference, for the "drift score over time" chart (drawn by :mod:`mlmm.drift.charts`).
 
 Feature columns are the log's columns other than the prediction's own (id, version, time,
 prediction, actual, confidence, label time, batch, partition keys); ``columns=`` picks some,
@@ -33,29 +32,32 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from . import drift as D
-from ._util import current_actor, naive_utc, now, parse_duration, to_utc
-from .errors import NotFoundError, ValidationError
-from .predictions import read_predictions
-from .version import Version
+from .._util import current_actor, naive_utc, now, parse_duration, to_utc
+from ..errors import NotFoundError, ValidationError
+from ..predictions import read_predictions
+from ..version import Version
+from .chunks import chunked
+from .comparison import compare
+from .report import DriftReport
+from .sketch import ReferenceSketch
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from ..workspace import Workspace
 
 __all__ = [
+    "DEFAULT_SAMPLE_ROWS",
     "DriftCheck",
-    "Reference",
+    "StoredReference",
     "check",
     "check_data",
-    "distribution_chart",
-    "distribution_charts",
+    "columns_to_test",
     "feature_columns",
     "get_reference",
     "history",
     "list_references",
     "over_time",
     "parse_window",
-    "score_chart",
+    "read_window",
     "set_reference",
 ]
 
@@ -65,7 +67,7 @@ DEFAULT_SAMPLE_ROWS = 200_000
 
 
 @dataclasses.dataclass(frozen=True)
-class Reference:
+class StoredReference:
     """A stored reference: where it came from, its sketch, and its sample file (if kept)."""
 
     reference_id: str
@@ -76,10 +78,10 @@ class Reference:
     columns: tuple[str, ...]
     created_at: _dt.datetime
     actor: str
-    sketch: D.ReferenceSketch
+    sketch: ReferenceSketch
     sample_path: Path | None
 
-    def data(self) -> pl.DataFrame | D.ReferenceSketch:
+    def data(self) -> pl.DataFrame | ReferenceSketch:
         """The sample when its file exists (exact tests), else the sketch."""
         if self.sample_path is not None and self.sample_path.exists():
             return pl.read_parquet(self.sample_path)
@@ -91,7 +93,7 @@ class Reference:
                 "actor": self.actor, "sample": str(self.sample_path) if self.sample_path else None}
 
     def __repr__(self) -> str:
-        return f"<Reference {self.reference_id} of {self.model}: {self.source}, {self.rows:,} rows, {len(self.columns)} columns>"
+        return f"<StoredReference {self.reference_id} of {self.model}: {self.source}, {self.rows:,} rows, {len(self.columns)} columns>"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +107,7 @@ class DriftCheck:
     current: str
     since: _dt.datetime | None
     until: _dt.datetime | None
-    report: D.DriftReport
+    report: DriftReport
     recorded: bool
 
     @property
@@ -178,8 +180,16 @@ def feature_columns(ws: Workspace, model: str) -> list[str]:
     return [c for c in names if c not in _NOT_FEATURES]
 
 
-def _window_frame(ws: Workspace, model: str, version: str | None, since: Any, until: Any,
+def read_window(ws: Workspace, model: str, version: str | None, since: Any, until: Any,
                   columns: Sequence[str]) -> pl.DataFrame:
+    """``timestamp`` and ``columns`` of ``model``'s log between ``since`` and ``until`` (empty with
+    the log's types when the window has no rows).
+
+    Raises
+    ------
+    ValidationError
+        A column the log of ``model`` does not have.
+    """
     lf = read_predictions(ws, model, version, since, until, with_labels=False)
     have = set(lf.collect_schema().names())
     missing = [c for c in columns if c not in have]
@@ -193,7 +203,14 @@ def _window_frame(ws: Workspace, model: str, version: str | None, since: Any, un
     return lf.select("timestamp", *columns).collect()
 
 
-def _columns(ws: Workspace, model: str, columns: Sequence[str] | str | None) -> list[str]:
+def columns_to_test(ws: Workspace, model: str, columns: Sequence[str] | str | None) -> list[str]:
+    """``columns`` as a list, or every feature column of ``model``'s log when None.
+
+    Raises
+    ------
+    ValidationError
+        When None and the log has no feature columns.
+    """
     if columns is None:
         cols = feature_columns(ws, model)
         if not cols:
@@ -215,10 +232,10 @@ def set_reference(
     categorical: Sequence[str] | None = None,
     actor: str | None = None,
     reason: str | None = None,
-) -> Reference:
+) -> StoredReference:
     """Store the reference of ``model`` (and ``version``): a window of its log
     (``window="2026-10-01..2026-10-08"`` or ``"last=7d"``) or given ``data`` (a frame or a
-    CSV/Parquet path). Returns the stored :class:`Reference`; the newest one is used by
+    CSV/Parquet path). Returns the stored :class:`StoredReference`; the newest one is used by
     :func:`check` by default."""
     ws.registry.get_all(model)  # NotFoundError for an unknown model
     if version is not None:
@@ -229,20 +246,20 @@ def set_reference(
         raise ValidationError("expected exactly one of window=... (a window of the log) or data=... (a frame or file)")
     if data is not None:
         frame, source = _load(data)
-        cols = list(frame.columns) if columns is None else _columns(ws, model, columns)
+        cols = list(frame.columns) if columns is None else columns_to_test(ws, model, columns)
         frame = frame.select(cols)
     else:
         s, u, label = parse_window(window)
-        cols = _columns(ws, model, columns)
-        frame = _window_frame(ws, model, version, s, u, cols).drop("timestamp")
+        cols = columns_to_test(ws, model, columns)
+        frame = read_window(ws, model, version, s, u, cols).drop("timestamp")
         source = f"log {label}" + (f", version {version}" if version else "")
     if frame.is_empty():
         raise ValidationError(f"reference {source}: no rows; expected a window or data with predictions of {model}")
     reference_id = f"ref-{uuid.uuid4().hex[:10]}"
-    sketch = D.ReferenceSketch.from_frame(frame, categorical=categorical)
+    sketch = ReferenceSketch.from_frame(frame, categorical=categorical)
     sample = frame if frame.height <= sample_rows else frame.sample(sample_rows, seed=int(reference_id[4:12], 16))
     path = ws.path / "references" / f"model_name={model}" / f"{reference_id}.parquet"
-    from .predictions.layout import write_parquet_atomic
+    from ..predictions.layout import write_parquet_atomic
 
     write_parquet_atomic(sample, path)
     who = current_actor(actor)
@@ -254,7 +271,7 @@ def set_reference(
             [naive_utc(when), reference_id, model, version, source, frame.height, json.dumps(cols),
              json.dumps(sketch.to_dict()), str(path.relative_to(ws.path)), who, reason],
         )
-    return Reference(reference_id, model, version, source, frame.height, tuple(cols), when, who, sketch, path)
+    return StoredReference(reference_id, model, version, source, frame.height, tuple(cols), when, who, sketch, path)
 
 
 def _load(data: Any) -> tuple[pl.DataFrame, str]:
@@ -275,17 +292,17 @@ def _load(data: Any) -> tuple[pl.DataFrame, str]:
         raise ValidationError(f"data: {type(data).__name__}: expected a polars/pandas frame or a file path ({exc})") from None
 
 
-def _row_to_reference(ws: Workspace, row: tuple[Any, ...]) -> Reference:
+def _row_to_reference(ws: Workspace, row: tuple[Any, ...]) -> StoredReference:
     ts, reference_id, model, version, source, n_rows, cols, sketch, sample, actor = row
-    return Reference(reference_id, model, version, source, int(n_rows), tuple(json.loads(cols)),
-                     ts.replace(tzinfo=_dt.UTC), actor, D.ReferenceSketch.from_dict(json.loads(sketch)),
+    return StoredReference(reference_id, model, version, source, int(n_rows), tuple(json.loads(cols)),
+                     ts.replace(tzinfo=_dt.UTC), actor, ReferenceSketch.from_dict(json.loads(sketch)),
                      ws.path / sample if sample else None)
 
 
 _REF_COLS = "ts, reference_id, model_name, version, source, n_rows, columns, sketch, sample_path, actor"
 
 
-def get_reference(ws: Workspace, model: str, version: str | None = None, *, reference_id: str | None = None) -> Reference:
+def get_reference(ws: Workspace, model: str, version: str | None = None, *, reference_id: str | None = None) -> StoredReference:
     """A stored reference by id, or the newest for ``model`` (preferring one of ``version``)."""
     with ws._connect() as con:
         if reference_id is not None:
@@ -363,23 +380,23 @@ def check(
     if reference is None or reference.startswith("ref-"):
         stored = get_reference(ws, model, version, reference_id=reference)
         ref_data, ref_label = stored.data(), stored.reference_id
-        cols = list(stored.columns) if columns is None else _columns(ws, model, columns)
+        cols = list(stored.columns) if columns is None else columns_to_test(ws, model, columns)
     else:
         rs, ru, ref_label = parse_window(reference, before=(s, u), end=end)
-        cols = _columns(ws, model, columns)
-        ref_data = _window_frame(ws, model, version, rs, ru, cols).drop("timestamp")
+        cols = columns_to_test(ws, model, columns)
+        ref_data = read_window(ws, model, version, rs, ru, cols).drop("timestamp")
         ref_label = f"log {ref_label}"
         if ref_data.is_empty():
             raise ValidationError(f"insufficient data: the reference {_span(ref_label, rs, ru)} has no predictions"
                                   f" of {_who(model, version)}; expected a reference window with data")
-    if (ref_data.n_rows if isinstance(ref_data, D.ReferenceSketch) else ref_data.height) == 0:
+    if (ref_data.n_rows if isinstance(ref_data, ReferenceSketch) else ref_data.height) == 0:
         raise ValidationError(f"insufficient data: the reference {ref_label} has no rows; expected a reference with data")
-    cur = _window_frame(ws, model, version, s, u, cols).drop("timestamp")
+    cur = read_window(ws, model, version, s, u, cols).drop("timestamp")
     if cur.is_empty():
         raise ValidationError(f"insufficient data: the current window {_span(cur_label, s, u)} has no predictions"
                               f" of {_who(model, version)}; expected at least one to compare with {ref_label}")
     share = drift_share if drift_share is not None else float(dict(meta.configuration).get("drift_share", 0.5))
-    report = D.compare(ref_data, cur, columns=cols, tests=tests, thresholds=thresholds, correction=correction,
+    report = compare(ref_data, cur, columns=cols, tests=tests, thresholds=thresholds, correction=correction,
                        drift_share=share)
     if report.n_tested == 0:
         why = "; ".join(f"{c.column}: {c.details.get('reason', 'not tested')}" for c in report.columns)
@@ -455,32 +472,15 @@ def over_time(ws: Workspace, model: str, version: str | None = None, *, referenc
     if reference is None or reference.startswith("ref-"):
         stored = get_reference(ws, model, version, reference_id=reference)
         ref_data = stored.data()
-        cols = list(stored.columns) if columns is None else _columns(ws, model, columns)
+        cols = list(stored.columns) if columns is None else columns_to_test(ws, model, columns)
     else:
         rs, ru, _ = parse_window(reference, before=(s, u), end=end)
-        cols = _columns(ws, model, columns)
-        ref_data = _window_frame(ws, model, version, rs, ru, cols).drop("timestamp")
-    data = _window_frame(ws, model, version, s, u, cols)
-    return D.chunked(ref_data, data, time_col="timestamp", every=every, columns=cols)
+        cols = columns_to_test(ws, model, columns)
+        ref_data = read_window(ws, model, version, rs, ru, cols).drop("timestamp")
+    data = read_window(ws, model, version, s, u, cols)
+    return chunked(ref_data, data, time_col="timestamp", every=every, columns=cols)
 
 
-# ----------------------------------------------------------------------------- charts
-def score_chart(frame: pl.DataFrame, *, columns: Sequence[str] | None = None, title: str | None = None) -> Any:
-    """Drift statistic per chunk and column (from :func:`over_time`) against its threshold;
-    drifted chunks are filled points."""
-    import altair as alt
-
-    data = frame.filter(pl.col("period") != "reference") if "period" in frame.columns else frame
-    if columns is not None:
-        data = data.filter(pl.col("column").is_in(list(columns)))
-    rows = data.select("start", "column", "test", "statistic", "threshold", "drifted").to_dicts()
-    for r in rows:
-        r["start"] = r["start"].isoformat() if hasattr(r["start"], "isoformat") else r["start"]
-    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("start:T", title=None))
-    line = base.mark_line(point=alt.OverlayMarkDef(filled=True)).encode(
-        y=alt.Y("statistic:Q"), color="column:N", tooltip=["column:N", "start:T", "test:N", "statistic:Q", "threshold:Q", "drifted:N"])
-    rule = base.mark_line(strokeDash=[6, 3], color="#d62728").encode(y="threshold:Q", detail="column:N")
-    return alt.layer(line, rule).properties(width=640, height=220, title=title or "drift statistic per chunk (dashed: threshold)")
 
 
 def check_data(ws: Workspace, result: DriftCheck) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -498,50 +498,3 @@ def check_data(ws: Workspace, result: DriftCheck) -> tuple[pl.DataFrame, pl.Data
         ref = read_predictions(ws, result.model, since=s, until=u, with_labels=False).select(cols).collect()
     cur = read_predictions(ws, result.model, since=result.since, until=result.until, with_labels=False).select(cols).collect()
     return ref.select([c for c in cols if c in ref.columns]), cur
-
-
-def distribution_charts(ws: Workspace, result: DriftCheck, *, max_charts: int = 12, per_row: int = 2) -> Any:
-    """Reference vs current distributions of a check's columns, drifted first then by
-    statistic, at most ``max_charts``, ``per_row`` to a row (an Altair chart)."""
-    import altair as alt
-
-    ref, cur = check_data(ws, result)
-    ranked = sorted(result.report.columns, key=lambda c: (not c.drifted, -(c.statistic or 0)))[:max_charts]
-    charts = [distribution_chart(ref, cur, c.column) for c in ranked if c.column in ref.columns]
-    if not charts:
-        raise ValidationError(f"check {result.check_id}: no column to chart")
-    return alt.vconcat(*[alt.hconcat(*charts[i:i + per_row]) for i in range(0, len(charts), per_row)])
-
-
-def distribution_chart(reference: Any, current: Any, column: str, *, bins: int = 30, top: int = 15) -> Any:
-    """Reference vs current distribution of one column, aggregated before charting:
-    ``bins`` equal-width bins for a numeric column, the ``top`` categories otherwise."""
-    import altair as alt
-
-    ref = reference if isinstance(reference, pl.DataFrame) else pl.DataFrame(reference)
-    cur = current if isinstance(current, pl.DataFrame) else pl.DataFrame(current)
-    if column not in ref.columns or column not in cur.columns:
-        raise ValidationError(f"column={column!r}: expected a column of both frames")
-    both = pl.concat([ref.select(pl.col(column)).with_columns(pl.lit("reference").alias("side")),
-                      cur.select(pl.col(column)).with_columns(pl.lit("current").alias("side"))], how="vertical_relaxed")
-    dtype = both.schema[column]
-    if dtype.is_numeric() and both.get_column(column).n_unique() > 5:
-        values = both.get_column(column).cast(pl.Float64)
-        lo, hi = values.drop_nans().min(), values.drop_nans().max()
-        width = (hi - lo) / bins if hi is not None and lo is not None and hi > lo else 1.0
-        agg = (both.with_columns(((pl.col(column).cast(pl.Float64) - lo) / width).floor().clip(0, bins - 1).alias("b"))
-               .group_by("side", "b").agg(pl.len().alias("n")).drop_nulls("b")
-               .with_columns((pl.lit(lo) + pl.col("b") * width).alias("x"),
-                             (pl.col("n") / pl.col("n").sum().over("side")).alias("share")))
-        rows = agg.select("side", "x", "share").to_dicts()
-        return alt.Chart(alt.Data(values=rows)).mark_line(interpolate="step-after").encode(
-            x=alt.X("x:Q", title=column), y=alt.Y("share:Q", title="share of rows"), color="side:N",
-            tooltip=["side:N", "x:Q", "share:Q"]).properties(width=300, height=160, title=column)
-    counts = (both.with_columns(pl.col(column).cast(pl.String).fill_null("(missing)"))
-              .group_by("side", column).agg(pl.len().alias("n"))
-              .with_columns((pl.col("n") / pl.col("n").sum().over("side")).alias("share")))
-    keep = counts.group_by(column).agg(pl.col("n").sum()).sort("n", descending=True).head(top).get_column(column)
-    rows = counts.filter(pl.col(column).is_in(keep.implode())).rename({column: "category"}).select("side", "category", "share").to_dicts()
-    return alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-        x=alt.X("category:N", sort="-y", title=column), xOffset="side:N", y=alt.Y("share:Q", title="share of rows"),
-        color="side:N", tooltip=["side:N", "category:N", "share:Q"]).properties(width=300, height=160, title=column)
