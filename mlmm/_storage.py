@@ -145,6 +145,12 @@ class _Stat:
         return self.st_mtime_ns / 1e9
 
 
+def _missing(exc: OSError) -> bool:
+    """Whether an error of pyarrow's S3 file system means the object is not there."""
+    text = str(exc)
+    return "RESOURCE_NOT_FOUND" in text or "NoSuchKey" in text or "Path does not exist" in text
+
+
 class ObjectPath:
     """An object (or a prefix, the "directory") in a bucket, with a pathlib-like API.
 
@@ -283,8 +289,17 @@ class ObjectPath:
         return _Stat(size or 0, mtime_ns or 0)
 
     def read_bytes(self) -> bytes:
-        with self.store.fs.open_input_stream(self.key) as fh:
-            return fh.read()
+        """The object's bytes; :class:`FileNotFoundError` when it does not exist (or was
+        removed while being read), as for a local file."""
+        try:
+            with self.store.fs.open_input_stream(self.key) as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if _missing(exc):
+                raise FileNotFoundError(f"{self}: no such object") from exc
+            raise
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)

@@ -55,6 +55,7 @@ import polars as pl
 
 from ._util import current_actor, format_duration, naive_utc, now, parse_duration, to_utc
 from .errors import NotFoundError, ValidationError
+from .window import last_range
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -159,7 +160,7 @@ def evaluate(ws: Workspace, *, models: Iterable[str] | None = None, window: str 
     if models is None:
         models = sorted({m.name for m in ws.registry.get_production_models()})
     out: list[Condition] = []
-    quarantine = read_quarantine(ws, since=until - parse_duration(window, "window"))
+    quarantine = read_quarantine(ws, since=last_range(window, until, field="window")[0])
     for name in models:
         deg = monitor.degradation(ws, name, None, last=window, until=until)
         m, version = deg.current, deg.version
@@ -210,7 +211,7 @@ def evaluate(ws: Workspace, *, models: Iterable[str] | None = None, window: str 
             f"{name}: no predictions for {format_duration(silence)} or more ({seen})" if quiet else f"{name}: predictions {seen}"))
         # ingest error rate
         max_err = float(settings.get("alert_max_error_rate", 0.01))
-        lo = until - parse_duration(window, "window")
+        lo = last_range(window, until, field="window")[0]
         bad = quarantine.filter((pl.col("model_name") == name) & (pl.col("quarantined_at") >= lo)
                                 & (pl.col("quarantined_at") < until)).height if "model_name" in quarantine.columns else 0
         total = bad + m.count

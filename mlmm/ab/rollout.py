@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .. import stats as S
-from .._util import now, parse_duration, to_utc
+from .._util import now, to_utc
 from ..errors import ValidationError
+from ..window import last_range
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -59,8 +60,9 @@ def rollout_plan(ws: Workspace, model: str, version: str, *, steps: Sequence[flo
         raise ValidationError(f"steps={list(steps)!r}: expected increasing shares in (0, 1]")
     version = str(ws.registry.get(model, version).version)
     u = to_utc(until, "until") if until is not None else now()
-    recent = metrics(ws, model, since=u - parse_duration(traffic_window, "traffic_window"), until=u, min_labelled=1)
-    days = parse_duration(traffic_window, "traffic_window").total_seconds() / 86400
+    since, _ = last_range(traffic_window, u, field="traffic_window")
+    recent = metrics(ws, model, since=since, until=u, min_labelled=1)
+    days = (u - since).total_seconds() / 86400
     daily = recent.count / days
     label_rate = recent.labelled / recent.count if recent.count else 0.0
     base = baseline if baseline is not None else (recent.accuracy.value or float(

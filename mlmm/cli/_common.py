@@ -15,9 +15,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .._util import now, parse_duration, to_utc
-from ..errors import ValidationError
-
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
@@ -170,11 +167,6 @@ def positive_int(text: str | None, option: str) -> int | None:
 def since_time(text: str, option: str = "--since") -> _dt.datetime:
     """An ISO time, or a duration such as ``7d`` meaning that long before now
     (:func:`mlmm._util.to_utc`, :func:`mlmm._util.parse_duration`)."""
-    try:
-        return to_utc(text, option)
-    except ValidationError:
-        pass
-    try:
-        return now() - parse_duration(text, option)
-    except ValidationError:
-        raise ValidationError(f"{option}={text!r}: expected an ISO-8601 time or a duration such as '7d' or '24h'") from None
+    from ..window import time_or_ago
+
+    return time_or_ago(text, option)

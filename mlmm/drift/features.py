@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .._util import current_actor, naive_utc, now, parse_duration, to_utc
+from .._util import current_actor, naive_utc, now, to_utc
 from ..errors import NotFoundError, ValidationError
 from ..predictions import read_predictions
 from ..version import Version
+from ..window import parse_window
 from .chunks import chunked
 from .comparison import compare
 from .report import DriftReport
@@ -135,45 +135,6 @@ class DriftCheck:
 
 
 # ----------------------------------------------------------------------------- windows
-_RANGE = re.compile(r"^\s*(?P<a>[^.]+?)\s*\.\.\s*(?P<b>[^.]+?)\s*$")
-
-
-def parse_window(text: str | None, *, before: tuple[_dt.datetime, _dt.datetime] | None = None,
-                 end: _dt.datetime | None = None) -> tuple[_dt.datetime, _dt.datetime, str]:
-    """``last=24h`` or just ``24h`` (ending at ``end`` or now), ``A..B`` (ISO times), or ``previous`` (the
-    window of the same length just before ``before``) as (since, until, label).
-
-    >>> s, u, label = parse_window("last=24h", end=_dt.datetime(2026, 1, 2, tzinfo=_dt.UTC))
-    >>> s.isoformat(), label
-    ('2026-01-01T00:00:00+00:00', 'last 24h')
-    >>> parse_window("2026-01-01..2026-01-08")[2]
-    '2026-01-01 00:00 to 2026-01-08 00:00 UTC'
-    """
-    value = (text or "last=24h").strip()
-    if value == "previous":
-        if before is None:
-            raise ValidationError("window='previous': expected a current window to be before")
-        length = before[1] - before[0]
-        return before[0] - length, before[0], f"the {_fmt_len(length)} before"
-    if value.startswith("last=") or re.fullmatch(r"\d+(\.\d+)?\s*[a-z]+", value):
-        text = value[5:] if value.startswith("last=") else value
-        length = parse_duration(text, "window")
-        u = end or now()
-        return u - length, u, f"last {text}"
-    m = _RANGE.match(value)
-    if m:
-        s, u = to_utc(m.group("a"), "window start"), to_utc(m.group("b"), "window end")
-        if not s < u:
-            raise ValidationError(f"window={value!r}: expected the start before the end")
-        return s, u, f"{s:%Y-%m-%d %H:%M} to {u:%Y-%m-%d %H:%M} UTC"
-    raise ValidationError(f"window={value!r}: expected last=<duration> (e.g. last=24h or 24h), <start>..<end> or previous")
-
-
-def _fmt_len(length: _dt.timedelta) -> str:
-    hours = length.total_seconds() / 3600
-    return f"{hours / 24:g}d" if hours >= 24 and hours % 24 == 0 else f"{hours:g}h"
-
-
 def feature_columns(ws: Workspace, model: str) -> list[str]:
     """The model's feature columns in the log."""
     names = read_predictions(ws, model, with_labels=False).collect_schema().names()

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .._util import now, parse_duration, to_utc
+from .._util import now, to_utc
 from ..predictions import read_predictions
-from ..window import Window, resolve_window, window_of
+from ..window import Window, last_range, resolve_window, window_of
 from .baseline import DegradationResult, concept_drift, degradation
 from .classification import DEFAULT_MIN_LABELLED, Metrics, metrics, window_frame
 
@@ -196,8 +196,8 @@ def assess(ws: Workspace, model: str, *, last: str = "24h", until: Any = None, b
     if baseline == "registry":
         deg = degradation(ws, model, None, window=w, min_labelled=min_labelled)
     else:
-        length = parse_duration(baseline, "baseline")
-        ref_window = resolve_window(ws, model, since=w.since - length, until=w.since)
+        since, _ = last_range(baseline, w.since, field="baseline")
+        ref_window = resolve_window(ws, model, since=since, until=w.since)
         ref = metrics(ws, model, window=ref_window, min_labelled=min_labelled)
         deg = degradation(ws, model, None, window=w, baseline=ref, min_labelled=min_labelled)
     deg_version = deg.version

@@ -241,30 +241,16 @@ def _options(path: StoragePath) -> dict[str, str] | None:
     return storage_options(path)
 
 
-def logged_days(ws: Workspace, model: str, ids: pl.Series, hashes: np.ndarray, day_files: Any) -> pl.DataFrame:
-    """The rows of ``ids`` that the model's log already holds: ``row`` (index in ``ids``) and
-    ``day`` (the day it was logged on; the earliest when several).
+_RELIST = 5  # listings of the runs tried when runs vanish between listing and reading
 
-    ``hashes`` are :func:`hash_ids` of ``ids``; ``day_files`` is a callable returning
-    ``[(day, committed files)]`` of the model's log (for the days given): called to rebuild
-    the index when needed and to confirm hits."""
-    empty = pl.DataFrame(schema={"row": pl.UInt32, "day": pl.Date})
-    if not _meta_ok(ws, model):
-        _rebuild(ws, model, day_files())
-    runs = _runs(ws, model)
-    if ids.is_empty() or not runs:
-        return empty
-    wanted = hashes & _KEY_MASK
-    # sorted queries: numpy's binary search starts from the previous answer (cache friendly)
-    order = pl.Series(wanted, dtype=pl.UInt64).arg_sort().to_numpy()
-    queries = wanted[order]
+
+def _search(runs: list[StoragePath], queries: np.ndarray, order: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Rows (indices into the original ids) and days of every key in ``runs`` whose 48 hash bits
+    equal a query; :class:`FileNotFoundError` when a listed run is gone."""
     hit_rows: list[np.ndarray] = []
     hit_days: list[np.ndarray] = []
     for path in runs:
-        try:
-            run = _load(path)
-        except FileNotFoundError:
-            continue  # merged away meanwhile (only under the lock, so: by a crashed merge)
+        run = _load(path)
         if not len(run):
             continue
         # every key with the same 48 hash bits (an id logged on several days, or a collision)
@@ -277,6 +263,34 @@ def logged_days(ws: Workspace, model: str, ids: pl.Series, hashes: np.ndarray, d
             starts = np.repeat(lo[found], n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
             hit_rows.append(np.repeat(order[found], n))
             hit_days.append((np.asarray(run[starts]) & _DAY_MASK).astype(np.int32))
+    return hit_rows, hit_days
+
+
+def logged_days(ws: Workspace, model: str, ids: pl.Series, hashes: np.ndarray, day_files: Any) -> pl.DataFrame:
+    """The rows of ``ids`` that the model's log already holds: ``row`` (index in ``ids``) and
+    ``day`` (the day it was logged on; the earliest when several).
+
+    ``hashes`` are :func:`hash_ids` of ``ids``; ``day_files`` is a callable returning
+    ``[(day, committed files)]`` of the model's log (for the days given): called to rebuild
+    the index when needed and to confirm hits."""
+    empty = pl.DataFrame(schema={"row": pl.UInt32, "day": pl.Date})
+    if not _meta_ok(ws, model):
+        _rebuild(ws, model, day_files())
+    if ids.is_empty():
+        return empty
+    wanted = hashes & _KEY_MASK
+    # sorted queries: numpy's binary search starts from the previous answer (cache friendly)
+    order = pl.Series(wanted, dtype=pl.UInt64).arg_sort().to_numpy()
+    queries = wanted[order]
+    for attempt in range(_RELIST):
+        try:
+            hit_rows, hit_days = _search(_runs(ws, model), queries, order)
+            break
+        except FileNotFoundError:
+            # a run merged away after it was listed (on object storage, by a writer on another
+            # host; locally only by a merge that crashed): its keys are in the merged run, list again
+            if attempt == _RELIST - 1:
+                raise
     if not hit_rows:
         return empty
     hits = (pl.DataFrame({"row": np.concatenate(hit_rows).astype(np.uint32), "d": np.concatenate(hit_days)})

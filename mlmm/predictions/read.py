@@ -16,11 +16,11 @@ from .._storage import StoragePath
 from .._util import (
     UTC,
     is_valid_name,
-    parse_duration,
     to_utc,
 )
 from ..errors import ValidationError
 from ..version import Version
+from ..window import time_or_ago
 from . import clock
 from .layout import (
     day_label_files,
@@ -94,9 +94,7 @@ def read_predictions(
     ``read_parquet('predictions/*/*/*.parquet', hive_partitioning=true, union_by_name=true)``,
     or with :func:`sql`, which also joins labels and skips files replaced by compaction.
     """
-    if since is not None and isinstance(since, str) and since[:1].isdigit() and since[-1:] in "smhdw" and "-" not in since:
-        since = clock.now() - parse_duration(since, "since")
-    s = to_utc(since, "since") if since is not None else None
+    s = time_or_ago(since, "since", end=clock.now()) if since is not None else None
     u = to_utc(until, "until") if until is not None else None
     if model is not None and not is_valid_name(model):
         raise ValidationError(f"model={model!r}: expected a model name")

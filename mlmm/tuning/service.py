@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .._util import current_actor, now, parse_duration, to_utc
+from .._util import current_actor, now, to_utc
 from ..detectors import QueueAnomalyDetector, f1_on
 from ..errors import ValidationError
 from ..predictions import read_predictions
+from ..window import last_range
 from .adjustment import AdaptiveResult, adaptive_adjustment
 from .curve import grid_view
 from .runs import TuningRun, store_run
@@ -110,7 +111,7 @@ def tune_threshold(
         lo, hi = config.get("tuning_range", [0.5, 0.95])
         grid = (float(lo), float(hi), float(config.get("tuning_step", 0.05)))
     u = to_utc(until, "until") if until is not None else now()
-    data = (read_predictions(ws, model, vname, since=u - parse_duration(last, "last"), until=u)
+    data = (read_predictions(ws, model, vname, since=last_range(last, u)[0], until=u)
             .filter(pl.col("actual").is_not_null() & pl.col("confidence").is_not_null())
             .select("confidence", "actual").collect())
     if data.height < 100:
