@@ -27,7 +27,7 @@ def run(sizes: Sizes) -> Table:
     import mlmm
     from mlmm import widgets
     from mlmm.demo import build_demo
-    from mlmm.kernel import ensure_kernel
+    from mlmm.reports.kernel import ensure_kernel
 
     rows = getattr(sizes, "report_rows", 100_000)
     reps = max(getattr(sizes, "report_repeat", 3), 3)
