@@ -35,7 +35,7 @@ import polars as pl
 
 from . import tuning as T
 from ._util import current_actor, naive_utc, now, parse_duration, to_utc
-from .detectors import QueueAnomalyDetector, f1_on
+from .demo.queue_anomaly import QueueAnomalyDetector, f1_on
 from .errors import ValidationError
 from .predictions import read_predictions
 
