@@ -3,9 +3,10 @@
 ``run("monitoring_report", {"model": "n1-detector"})`` (or ``mlmm report run``):
 
 1. checks the parameters against the notebook's ``parameters`` cell
-   (``papermill.inspect_notebook``, :mod:`mlmm.reports.params`): an unknown name, or a value of another type than the
-   default's, is an error listing what the notebook accepts (Papermill alone only warns).
-   Values must be plain data (:func:`check_parameter`: str, int, float, bool, None, and lists
+   (``papermill.inspect_notebook``; :mod:`mlmm.reports.params`): an unknown name, or a value of
+   another type than the default's, is an error listing what the notebook accepts (Papermill
+   alone only warns).
+   Values must be plain data (:func:`~mlmm.reports.params.check_parameter`: str, int, float, bool, None, and lists
    and str-keyed dicts of those), also where the default is ``None``: Papermill writes
    parameters into the notebook as Python code, and a value of any other type (bytes, a tuple,
    an object) can come out as code rather than a literal. As a second line of defence the cell
@@ -15,10 +16,10 @@
    workspace passed as the ``workspace`` parameter;
 3. writes the executed ``.ipynb``, a standalone ``report.html`` (code hidden unless
    ``show_code``) and ``result.json`` (status, parameters, duration, and the decision and
-   figures the notebook recorded with :func:`record`);
+   figures the notebook recorded with :func:`~mlmm.reports.result.record`);
 4. moves the directory into place as ``reports/<YYYY-MM-DD>/<notebook>-<model>-<HHMMSS>/``
    (a half-written report never looks finished), records the run in the registry
-   (``report_runs``) and rebuilds ``reports/index.html``.
+   (``report_runs``) and rebuilds ``reports/index.html`` (:mod:`mlmm.reports.index`).
 
 A failing notebook keeps its partial executed copy (Papermill marks the failing cell), is
 recorded as failed, and raises :class:`ReportFailed`.
@@ -70,7 +71,6 @@ class ReportRun:
         out = dataclasses.asdict(self)
         out["path"] = str(self.path)
         return out
-
 
 
 def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws: Workspace | None = None,
