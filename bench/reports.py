@@ -35,8 +35,8 @@ def run(sizes: Sizes) -> Table:
 
     import mlmm
     from mlmm import reports
-    from mlmm._html import export_html
     from mlmm.demo import build_demo
+    from mlmm.reports.html import export_html
 
     rows = getattr(sizes, "report_rows", 100_000)
     reps = getattr(sizes, "report_repeat", 3)
@@ -47,7 +47,7 @@ def run(sizes: Sizes) -> Table:
         build_demo(home, rows=rows, seed=3, end="2026-11-01T00:00:00Z")
         ws = mlmm.open_workspace(home)
         params = {**_PARAMS, "until": "2026-11-01T00:00:00Z"}
-        nb = Path(reports.__file__).resolve().parents[1] / "notebooks" / "monitoring_report.ipynb"
+        nb = Path(reports.__file__).resolve().parents[2] / "notebooks" / "monitoring_report.ipynb"
         counter = iter(range(10_000))
 
         def mlmm_run(_: object) -> object:

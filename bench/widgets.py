@@ -27,7 +27,7 @@ def run(sizes: Sizes) -> Table:
     import mlmm
     from mlmm import widgets
     from mlmm.demo import build_demo
-    from mlmm.kernel import ensure_kernel
+    from mlmm.reports.kernel import ensure_kernel
 
     rows = getattr(sizes, "report_rows", 100_000)
     reps = max(getattr(sizes, "report_repeat", 3), 3)
@@ -49,7 +49,7 @@ def run(sizes: Sizes) -> Table:
         t_refresh, _ = repeat(lambda _: panel.refresh(), reps)
         t_monitor, _ = repeat(lambda _: widgets.MonitorPanel(ws, "n1-detector", window="7d"), reps)
         verdicts = {panel.result.recommendation if panel.result is not None else None}
-        nb = Path(widgets.__file__).resolve().parents[1] / "notebooks" / "ab_test_report.ipynb"
+        nb = Path(widgets.__file__).resolve().parents[2] / "notebooks" / "ab_test_report.ipynb"
         kernel = ensure_kernel()
         counter = iter(range(1000))
 

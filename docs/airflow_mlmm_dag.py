@@ -13,7 +13,7 @@ Set up, once:
 1. Copy this file into Airflow's ``dags/`` folder and set ``PROJECT`` below.
 2. Install ``apache-airflow-providers-papermill`` where the Airflow workers run.
 3. Create the kernel the notebooks run on (the project's interpreter, with mlmm):
-   ``/path/to/project/.venv/bin/python -c "import mlmm.kernel; mlmm.kernel.ensure_kernel()"``,
+   ``/path/to/project/.venv/bin/python -c "import mlmm.reports.kernel; mlmm.reports.kernel.ensure_kernel()"``,
    and let the workers find it: ``JUPYTER_PATH=/path/to/project/.venv/share/jupyter`` in
    their environment.
 4. Keep ``mlmm schedule run-due`` from running the same jobs: in the workspace's

@@ -208,7 +208,7 @@ def _validate_jobs(conf: dict[str, Any], file: Path) -> None:
     for job, values in conf["schedule"].items():
         names = values.pop("_where")
         where = f"[schedule.{job}]"
-        from .schedule import parse_every  # here: schedule imports this module
+        from .reports.schedule import parse_every  # here: schedule imports this module
 
         parse_every(values.get("every", ""), names["every"])
         values["enabled"] = _bool(values.get("enabled", True), names["enabled"])

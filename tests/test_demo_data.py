@@ -1,4 +1,4 @@
-"""Tests of the synthetic demo month (mlmm._demo_data)."""
+"""Tests of the synthetic demo month (mlmm.demo.data)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from mlmm._demo_data import MODEL_NAMES, DemoData, DemoEvent, generate
+from mlmm.demo.data import MODEL_NAMES, DemoData, DemoEvent, generate
 
 END = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 START = END - dt.timedelta(days=30)

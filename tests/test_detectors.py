@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import mlmm
-from mlmm.detectors import QueueAnomalyDetector, f1_on
+from mlmm.demo.queue_anomaly import QueueAnomalyDetector, f1_on
 from mlmm.registry import PRESETS
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -24,8 +24,8 @@ import mlmm
 from mlmm.cli import app
 from mlmm.config import DEFAULT_JOBS, config_sources
 from mlmm.decisions import RETRAINING_DEFAULTS
-from mlmm.kernel import KERNEL_NAME
 from mlmm.reports import notebook_parameters
+from mlmm.reports.kernel import KERNEL_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -20,8 +20,9 @@ import polars as pl
 import pytest
 
 import mlmm
-from mlmm import decisions, schedule
-from mlmm.kernel import ensure_kernel
+from mlmm import decisions
+from mlmm.reports import schedule
+from mlmm.reports.kernel import ensure_kernel
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 QUICKSTART = NOTEBOOKS / "00_quickstart.ipynb"

@@ -1,5 +1,5 @@
-"""Offline report pages (:func:`mlmm._html.export_html`) and the pinned kernel
-(:func:`mlmm.kernel.ensure_kernel`): charts become SVG, nothing is fetched from the network,
+"""Offline report pages (:func:`mlmm.reports.html.export_html`) and the pinned kernel
+(:func:`mlmm.reports.kernel.ensure_kernel`): charts become SVG, nothing is fetched from the network,
 code is hidden unless asked for, and notebooks run on this interpreter whatever ``PATH`` says.
 """
 
@@ -21,8 +21,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import mlmm
-from mlmm._html import _vegalite_version, export_html
-from mlmm.kernel import ensure_kernel, kernel_dir
+from mlmm.reports.html import _vegalite_version, export_html
+from mlmm.reports.kernel import ensure_kernel, kernel_dir
 
 BAR = "#d62728"  # a colour nothing else on the page uses, to find the bars in a screenshot
 CHART = f"""\

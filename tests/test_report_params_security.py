@@ -27,9 +27,11 @@ from typer.testing import CliRunner
 import mlmm
 from mlmm import config as C
 from mlmm import reports as R
-from mlmm import schedule as S
 from mlmm.cli import app
 from mlmm.cli.report import _value
+from mlmm.reports import execute as RX
+from mlmm.reports import params as RP
+from mlmm.reports import schedule as S
 
 PLAIN = r"expected a str, int, float, bool, None, or a list or dict \(str keys\) of those"
 TOUCH = '__import__("pathlib").Path("MARK").touch()'
@@ -145,7 +147,7 @@ def in_process(monkeypatch):
         return nb
 
     monkeypatch.setattr(papermill, "execute_notebook", execute)
-    monkeypatch.setattr(R, "_html", lambda nb, target, show_code: Path(target).write_text(""))
+    monkeypatch.setattr(RX, "_html", lambda nb, target, show_code: Path(target).write_text(""))
 
 
 def _cli(place: dict[str, Any], *params: str) -> Any:
@@ -323,7 +325,7 @@ PLAIN_VALUES = st.recursive(
 def test_every_accepted_value_reads_back_from_papermills_rendering(value):
     R.check_parameter("value", value)
     code = PythonTranslator.translate(value)
-    assert R._same(ast.literal_eval(code), value)
+    assert RP._same(ast.literal_eval(code), value)
 
 
 @settings(max_examples=300, deadline=None)
@@ -332,4 +334,4 @@ def test_any_cli_text_becomes_plain_data_or_stays_text(text):
     value = _value(text)
     R.check_parameter("value", value)
     if value != text and text.strip().lower() not in ("true", "false", "none"):
-        assert R._same(value, ast.literal_eval(text))
+        assert RP._same(value, ast.literal_eval(text))

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 import mlmm
 from mlmm import config as C
-from mlmm import schedule as S
 from mlmm.cli import app
+from mlmm.reports import schedule as S
 
 T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 ALL_OFF = "".join(f"[schedule.{job}]\nenabled = false\n" for job in C.DEFAULT_JOBS)

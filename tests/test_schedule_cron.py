@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import mlmm
 from mlmm import config as C
-from mlmm import schedule as S
 from mlmm.cli import app
+from mlmm.reports import schedule as S
 
 UTC = dt.UTC
 ALL_OFF = "".join(f"[schedule.{job}]\nenabled = false\n" for job in C.DEFAULT_JOBS)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import mlmm
 from mlmm import tuning as T
 from mlmm.cli import app
-from mlmm.detectors import QueueAnomalyDetector
+from mlmm.demo.queue_anomaly import QueueAnomalyDetector
 
 END = "2026-11-01T00:00:00Z"
 

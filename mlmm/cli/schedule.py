@@ -24,7 +24,7 @@ from ._common import (
 )
 
 D = lazy_module("mlmm.decisions")
-S = lazy_module("mlmm.schedule")
+S = lazy_module("mlmm.reports.schedule")
 
 app = typer.Typer(help="Scheduled jobs: list them, run what is due (cron, every minute), force one.",
                   no_args_is_help=True)

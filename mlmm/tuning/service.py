@@ -12,7 +12,7 @@ prediction log and the registry (seed 000 ``AutoTuningEngine``, seed 001 ``ml:tu
 - :func:`adaptive` nudges the threshold from the false-positive and false-negative rates of the
   last hours (:func:`mlmm.tuning.adaptive_adjustment`).
 - :func:`grid_search_detector` tunes the queue-anomaly detector's parameters
-  (:class:`mlmm.detectors.QueueAnomalyDetector`) with time-ordered validation: parameters
+  (:class:`mlmm.demo.queue_anomaly.QueueAnomalyDetector`) with time-ordered validation: parameters
   are chosen on the tuning days and the winner is judged against the current configuration
   on later held-out days, never seen while choosing.
 - A result is applied only when it clears the minimum improvement (3 % relative by
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._util import current_actor, now, to_utc
-from ..detectors import QueueAnomalyDetector, f1_on
+from ..demo.queue_anomaly import QueueAnomalyDetector, f1_on
 from ..errors import ValidationError
 from ..predictions import read_predictions
 from ..window import last_range

@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFoundError, ValidationError
+from ..errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode

@@ -42,12 +42,12 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from cronsim import CronSim, CronSimError
 
-from ._util import format_duration, naive_utc, now, parse_duration, to_utc
-from .config import load_config
-from .errors import NotFoundError, ValidationError
+from .._util import format_duration, naive_utc, now, parse_duration, to_utc
+from ..config import load_config
+from ..errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from ..workspace import Workspace
 
 __all__ = ["Cron", "Health", "Job", "JobHealth", "JobRun", "health", "jobs", "next_due", "parse_every", "run_due",
            "run_job", "runs", "status"]
@@ -330,7 +330,7 @@ def _targets(ws: Workspace, job: Job) -> list[tuple[str, str] | None]:
     if job.for_each == "none":
         return [None]  # one run with the job's own parameters
     if job.for_each == "running_test":
-        from . import ab
+        from .. import ab
 
         tests = ab.list_tests(ws)
         return [("test_id", t) for t in tests.filter(pl.col("status") == "running")["test_id"].to_list()]
@@ -341,7 +341,7 @@ def _targets(ws: Workspace, job: Job) -> list[tuple[str, str] | None]:
 
 
 def _run(ws: Workspace, job: Job, output: str | Path, when: _dt.datetime) -> JobRun:
-    from . import reports
+    from .execute import run as run_report
 
     run_id = f"job-{job.name}-{uuid.uuid4().hex[:8]}"
     _append(ws, run_id, job.name, "started", when)
@@ -350,13 +350,13 @@ def _run(ws: Workspace, job: Job, output: str | Path, when: _dt.datetime) -> Job
     failed = False
     try:
         if job.task == "alerts":
-            from . import alerts
+            from .. import alerts
 
             result = alerts.check(ws)
             detail.update(raised=len(result.raised), worsened=len(result.worsened), cleared=len(result.cleared),
                           open=len(result.open), critical_open=result.critical_open)
         elif job.task == "cleanup":
-            from . import predictions
+            from .. import predictions
 
             cleaned = predictions.cleanup(ws)
             compacted = predictions.compact(ws)
@@ -366,8 +366,8 @@ def _run(ws: Workspace, job: Job, output: str | Path, when: _dt.datetime) -> Job
                 params = {**job.parameters, **({target[0]: target[1]} if target else {})}
                 which = {target[0]: target[1]} if target else {"notebook": Path(job.notebook).stem}
                 try:
-                    rep = reports.run(job.notebook, params, ws=ws, output=output, job=job.name,
-                                      actor=f"schedule:{job.name}", auto_apply=job.auto_apply)
+                    rep = run_report(job.notebook, params, ws=ws, output=output, job=job.name,
+                                     actor=f"schedule:{job.name}", auto_apply=job.auto_apply)
                     detail["targets"].append({**which, "status": rep.status, "decision": rep.decision,
                                               "applied": rep.applied, "outcome": rep.outcome, "path": str(rep.path)})
                 except Exception as exc:  # one target failing does not stop the others

@@ -1,5 +1,5 @@
 """The demo workspace: a month of three production classifiers, built from
-:func:`mlmm._demo_data.generate` through the public API (registry, bulk import, labels).
+:func:`mlmm.demo.data.generate` through the public API (registry, bulk import, labels).
 
 It shows everything later notebooks work with: two versions per model with a realistic
 rollout (staging, approval, canary 10 % -> 100 %, a rollback), labels that arrive late and
@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._demo_data import DemoData, generate
-from ._util import atomic_write_bytes, atomic_write_json, to_utc
-from .errors import ConflictError
-from .predictions import log_labels, log_predictions
-from .version import Version
-from .workspace import Workspace, open_workspace
+from .._util import atomic_write_bytes, atomic_write_json, to_utc
+from ..errors import ConflictError
+from ..predictions import log_labels, log_predictions
+from ..version import Version
+from ..workspace import Workspace, open_workspace
+from .data import DemoData, generate
 
 __all__ = ["DemoSummary", "build_demo", "demo_info"]
 
@@ -128,7 +128,7 @@ def build_demo(
     say("importing malformed rows (they go to quarantine)")
     bad = log_predictions(ws, data.malformed.drop("problem"), batch_id=f"demo-{seed}-malformed", durable=False)
     say("storing a drift reference per model (a calm week early in the month)")
-    from .drift import set_reference
+    from ..drift import set_reference
 
     span = data.end - data.start
     calm = f"{(data.start + span * 0.2).isoformat()}..{(data.start + span * 0.2 + span * 7 / 30).isoformat()}"
@@ -178,7 +178,7 @@ max_age = "30d"      # seed 002: 7 days
 
 
 def _write_config(path: Path) -> None:
-    from .config import CONFIG_FILE
+    from ..config import CONFIG_FILE
 
     target = path / CONFIG_FILE
     if not target.exists():
@@ -190,7 +190,7 @@ def _ab_tests(ws: Workspace) -> list[str]:
     phase (decided: deploy B), n1-detector's 75 % phase (still running), and queue-anomaly's
     10 % canary judged over four days, after its rollback cut B's traffic (a sample-ratio
     mismatch)."""
-    from . import ab
+    from .. import ab
 
     with ws._connect() as con:
         rows = con.execute("SELECT model_name, version, ts, traffic FROM events WHERE kind = 'traffic'"

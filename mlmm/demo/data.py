@@ -44,24 +44,33 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from ._sampling import (
+    FEATURES,
+    check_arguments,
+    datetime_column,
+    drift_strength,
+    epoch_us,
+    id_column,
+    row_counts,
+    sigmoid,
+    timestamps,
+    version_quality,
+)
+from ._story import EPISODES, EVENTS, MODELS, ROLLOUT_REASON, SHIFT_START, VERSIONS, ModelSpec
+
 __all__ = ["DemoData", "DemoEpisode", "DemoEvent", "DemoVersion", "MODEL_NAMES", "generate"]
 
-_UTC = _dt.UTC
 _US_PER_DAY = 86_400_000_000
-_US_PER_MINUTE = 60_000_000
-_STORY_DAYS = 30  # the story below is written for a 30-day window and scaled to ``days``
+_STORY_DAYS = 30  # the story (mlmm.demo._story) is written for a 30-day window and scaled to ``days``
 _RHO = 0.7  # correlation of the score noise with the feature latent, within a class
 _SLOPE = 1.5  # k in the confidence formula: how spread the confidences are
 _DRIFT_ATTACKS = 0.085  # share of waf rows that are new, benign-looking attacks at full drift
 _DRIFT_LEGIT = 0.065  # share of waf rows from a new, hostile-looking legitimate client
-_DRIFT_RESIDUAL = 0.35  # drift strength left after the episode (partial recovery)
-_QUEUE_SLOWDOWN = 1.6  # factor on every duration_s after the infrastructure change
 _QUEUE_SCORE_BUMP = 0.15  # the model sees longer jobs after the shift: a few more alarms
 
 MODEL_NAMES = ("n1-detector", "waf-behavioral", "queue-anomaly")
@@ -238,324 +247,6 @@ class DemoData:
         )
 
 
-# --------------------------------------------------------------------------- the story
-
-
-@dataclass(frozen=True)
-class _VersionSpec:
-    model_name: str
-    version: str
-    registered_day: float  # story day; negative days are before start and not scaled
-    config: dict[str, Any]
-    accuracy: float  # target on live data before any drift
-    recall: float
-    description: str
-
-
-@dataclass(frozen=True)
-class _ModelSpec:
-    name: str
-    prefix: str
-    rows_per_day: int
-    base_rate: float
-    team: str
-    framework: str
-
-
-def _day(day: int, hour: int = 0) -> float:
-    return day + hour / 24
-
-
-_MODELS = (
-    _ModelSpec("n1-detector", "n1-", 1_500, 0.15, "platform-performance", "scikit-learn"),
-    _ModelSpec("waf-behavioral", "waf-", 6_000, 0.06, "security", "lightgbm"),
-    _ModelSpec("queue-anomaly", "queue-", 600, 0.08, "infrastructure", "statistical"),
-)
-
-_QUEUE_BASE = {"threshold": 0.6, "zscore_threshold": 3.0, "iqr_multiplier": 1.5, "window_size": 100}
-
-_VERSIONS = (
-    _VersionSpec(
-        "n1-detector", "1.0.0", _day(-45, 10), {"threshold": 0.7}, 0.90, 0.80,
-        "Gradient-boosted classifier that flags requests whose database queries follow an N+1 pattern.",
-    ),
-    _VersionSpec(
-        "n1-detector", "1.1.0", _day(9, 2), {"threshold": 0.75}, 0.93, 0.87,
-        "Retrained N+1 detector with per-endpoint query statistics and a stricter threshold.",
-    ),
-    _VersionSpec(
-        "waf-behavioral", "2.0.0", _day(-70, 10), {"threshold": 0.7}, 0.93, 0.75,
-        "Behavioural WAF model that scores client sessions for attack patterns from request statistics.",
-    ),
-    _VersionSpec(
-        "waf-behavioral", "2.1.0", _day(10, 10), {"threshold": 0.7}, 0.945, 0.84,
-        "WAF model retrained on three more months of traffic, with payload entropy features.",
-    ),
-    _VersionSpec(
-        "queue-anomaly", "1.2.0", _day(-20, 10), dict(_QUEUE_BASE), 0.85, 0.82,
-        "Statistical detector that flags queue jobs whose duration or memory is abnormal for their job type.",
-    ),
-    _VersionSpec(
-        "queue-anomaly", "1.3.0", _day(11, 11),
-        {"threshold": 0.55, "zscore_threshold": 2.5, "iqr_multiplier": 1.5, "window_size": 200},
-        0.80, 0.70,
-        "Queue detector with a wider window and lower z-score cut, meant to catch slow drifts earlier.",
-    ),
-)
-
-# (story day, model, version, environment, action, actor, reason, traffic share)
-# (story day, model, version, environment, action, actor, reason, traffic share)
-_EVENTS: tuple[tuple[float, str, str, str, str, str, str, float | None], ...] = (
-    (_day(-44, 10), "n1-detector", "1.0.0", "staging", "deploy", "bob", "first N+1 detector for staging tests", None),
-    (_day(-42, 10), "n1-detector", "1.0.0", "production", "approve", "alice", "staging run clean for two days", None),
-    (_day(-42, 11), "n1-detector", "1.0.0", "production", "deploy", "ci-pipeline", "initial production release", None),
-    (_day(-68, 10), "waf-behavioral", "2.0.0", "staging", "deploy", "carol", "replay of last month's traffic", None),
-    (_day(-66, 10), "waf-behavioral", "2.0.0", "production", "approve", "alice", "false-positive review done", None),
-    (_day(-66, 11), "waf-behavioral", "2.0.0", "production", "deploy", "ci-pipeline", "replaces the rule-only WAF", None),
-    (_day(-19, 10), "queue-anomaly", "1.2.0", "staging", "deploy", "dave", "tuned z-score and IQR cuts", None),
-    (_day(-18, 10), "queue-anomaly", "1.2.0", "production", "approve", "alice", "alarm volume acceptable", None),
-    (_day(-18, 11), "queue-anomaly", "1.2.0", "production", "deploy", "ci-pipeline", "promoted after a week in staging", None),
-    # n1-detector 1.1.0: staging, a five-step canary, then the production deploy
-    (_day(9, 5), "n1-detector", "1.1.0", "staging", "deploy", "bob", "retrained on per-endpoint statistics", None),
-    (_day(11, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.10),
-    (_day(12, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.25),
-    (_day(13, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.50),
-    (_day(14, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 0.75),
-    (_day(15, 9), "n1-detector", "1.1.0", "production", "traffic", "bob", "", 1.00),
-    (_day(15, 14), "n1-detector", "1.1.0", "production", "approve", "alice", "canary accuracy 0.93 vs 0.90 for 1.0.0", None),
-    (_day(15, 15), "n1-detector", "1.1.0", "production", "deploy", "ci-pipeline", "canary completed", None),
-    # waf-behavioral 2.1.0: the same path, full rollout on day 16
-    (_day(10, 15), "waf-behavioral", "2.1.0", "staging", "deploy", "carol", "retrained with payload entropy", None),
-    (_day(12, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.10),
-    (_day(13, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.25),
-    (_day(14, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.50),
-    (_day(15, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 0.75),
-    (_day(16, 10), "waf-behavioral", "2.1.0", "production", "traffic", "carol", "", 1.00),
-    (_day(16, 13), "waf-behavioral", "2.1.0", "production", "approve", "alice", "canary accuracy 0.945 vs 0.93", None),
-    (_day(16, 14), "waf-behavioral", "2.1.0", "production", "deploy", "ci-pipeline", "canary completed", None),
-    # queue-anomaly 1.3.0: a 10 % canary that raises too many false alarms and is rolled back
-    (_day(11, 14), "queue-anomaly", "1.3.0", "staging", "deploy", "dave", "wider window, lower z-score cut", None),
-    (_day(12, 11), "queue-anomaly", "1.3.0", "production", "traffic", "dave", "", 0.10),
-    (
-        _day(14, 9), "queue-anomaly", "1.2.0", "production", "rollback", "dave",
-        "canary 1.3.0 raised about a third more false alarms than 1.2.0 (accuracy 0.80 vs 0.85); "
-        "production back to 1.2.0 only",
-        None,
-    ),
-)
-
-_DRIFT_START, _DRIFT_END, _SHIFT_START = 21.0, 26.0, 22.0
-_DRIFT_RAMP = 0.5  # days to reach full strength, and to fall back to the residual
-
-_EPISODES = (
-    (
-        "waf-behavioral", "concept_drift", _DRIFT_START, _DRIFT_END, None,
-        "A credential-stuffing campaign that mimics browser sessions goes mostly undetected while a new "
-        "partner integration's bursty API traffic is flagged: the live version's accuracy falls from "
-        "about 0.94 to about 0.82 and only partly recovers after the episode.",
-    ),
-    (
-        "queue-anomaly", "feature_shift", _SHIFT_START, None, "duration_s",
-        f"Workers moved to network storage: every job runs about {_QUEUE_SLOWDOWN:g} times longer, "
-        "while what counts as an anomalous job does not change.",
-    ),
-    (
-        "queue-anomaly", "feature_shift", _SHIFT_START, None, "job_type",
-        "A new import pipeline changes the job mix: more import and report jobs, fewer emails.",
-    ),
-)
-
-_ROLLOUT_REASON = "canary step {step}/{steps}: {share:.0%} of production traffic to {version}"
-
-
-# --------------------------------------------------------------------------- features
-
-_N1_ENDPOINTS = ("/api/orders", "/api/products", "/api/users", "/api/search", "/api/cart", "/admin/reports")
-_N1_ENDPOINT_P = np.array([[0.20, 0.25, 0.15, 0.20, 0.12, 0.08], [0.30, 0.25, 0.05, 0.07, 0.08, 0.25]])
-_WAF_AGENTS = ("browser", "mobile_app", "api_client", "crawler", "headless", "unknown")
-_WAF_AGENT_P = np.array([[0.55, 0.25, 0.10, 0.06, 0.02, 0.02], [0.15, 0.05, 0.25, 0.10, 0.30, 0.15]])
-_QUEUE_JOBS = ("email", "report", "import", "export", "cleanup")
-_QUEUE_JOB_P = np.array([[0.40, 0.20, 0.15, 0.15, 0.10], [0.25, 0.28, 0.25, 0.12, 0.10]])
-_QUEUE_DURATION_S = np.log([2.0, 45.0, 120.0, 60.0, 300.0])
-_QUEUE_MEMORY_MB = np.log([64.0, 512.0, 768.0, 384.0, 256.0])
-
-_Columns = dict[str, "np.ndarray | pl.Series"]
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _choice(rng: np.random.Generator, probs: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Draw a category index per row from ``probs[group[i]]`` (one row of ``probs`` per group)."""
-    u = rng.random(group.shape[0])
-    out = np.empty(group.shape[0], dtype=np.int64)
-    cum = np.cumsum(probs, axis=1)
-    cum[:, -1] = 1.0
-    for g in range(probs.shape[0]):
-        mask = group == g
-        out[mask] = np.searchsorted(cum[g], u[mask], side="right")
-    return out
-
-
-def _categorical(name: str, categories: tuple[str, ...], index: np.ndarray) -> pl.Series:
-    return pl.Series(name, categories, dtype=pl.String).gather(index)
-
-
-def _n1_features(rng: np.random.Generator, a: np.ndarray, z: np.ndarray, day: np.ndarray) -> _Columns:
-    n = a.shape[0]
-    af = a.astype(np.float64)
-    queries = np.maximum(1.0, np.round(np.exp(1.6 + 0.8 * af + 0.35 * z + 0.3 * rng.standard_normal(n))))
-    tables = np.maximum(1.0, np.round(np.exp(1.0 + 0.35 * rng.standard_normal(n)) - 0.6 * af))
-    per_query_ms = np.exp(np.log(2.5) + 0.4 * rng.standard_normal(n))
-    overhead_ms = np.exp(np.log(35.0) + 0.5 * rng.standard_normal(n))
-    return {
-        "query_count": queries,
-        "distinct_tables": tables,
-        "total_duration_ms": np.round(queries * per_query_ms + overhead_ms, 2),
-        "repeated_query_ratio": np.round(_sigmoid(-1.5 + 2.0 * af + 0.5 * z + 0.5 * rng.standard_normal(n)), 4),
-        "endpoint": _categorical("endpoint", _N1_ENDPOINTS, _choice(rng, _N1_ENDPOINT_P, a.astype(np.int64))),
-    }
-
-
-def _waf_features(rng: np.random.Generator, a: np.ndarray, z: np.ndarray, day: np.ndarray) -> _Columns:
-    n = a.shape[0]
-    af = a.astype(np.float64)
-    return {
-        "requests_per_minute": np.round(np.exp(2.3 + 1.3 * af + 0.4 * z + 0.5 * rng.standard_normal(n)), 2),
-        "error_rate": np.round(_sigmoid(-3.0 + 1.8 * af + 0.4 * z + 0.5 * rng.standard_normal(n)), 4),
-        "unique_paths": np.maximum(1.0, np.round(np.exp(1.8 + 1.0 * af + 0.3 * z + 0.4 * rng.standard_normal(n)))),
-        "payload_entropy": np.round(np.clip(4.2 + 0.9 * af + 0.25 * z + 0.35 * rng.standard_normal(n), 0.0, 8.0), 3),
-        "user_agent_class": _categorical("user_agent_class", _WAF_AGENTS, _choice(rng, _WAF_AGENT_P, a.astype(np.int64))),
-    }
-
-
-def _queue_features(rng: np.random.Generator, a: np.ndarray, z: np.ndarray, day: np.ndarray) -> _Columns:
-    """Anomalous jobs (``a``) are slow, memory-hungry or both *for their job type*."""
-    n = a.shape[0]
-    shifted = day >= _SHIFT_START
-    job = _choice(rng, _QUEUE_JOB_P, shifted.astype(np.int64))
-    kind = rng.random(n)
-    slow = a & (kind < 0.75)  # 45 % slow only, 30 % both, 25 % memory only
-    heavy = a & (kind >= 0.45)
-    log_duration = (
-        _QUEUE_DURATION_S[job]
-        + 0.25 * rng.standard_normal(n)
-        + 0.08 * z
-        + slow * (1.5 + 0.3 * rng.standard_normal(n))
-        + shifted * math.log(_QUEUE_SLOWDOWN)
-    )
-    log_memory = _QUEUE_MEMORY_MB[job] + 0.2 * rng.standard_normal(n) + 0.05 * z + heavy * (1.2 + 0.25 * rng.standard_normal(n))
-    return {
-        "duration_s": np.round(np.exp(log_duration), 3),
-        "memory_mb": np.round(np.exp(log_memory), 1),
-        "retries": rng.poisson(0.1 + 1.5 * a).astype(np.float64),
-        "queue_depth": np.round(np.exp(3.5 + 0.4 * a + 0.6 * rng.standard_normal(n))),
-        "job_type": _categorical("job_type", _QUEUE_JOBS, job),
-    }
-
-
-_FEATURES: dict[str, Callable[[np.random.Generator, np.ndarray, np.ndarray, np.ndarray], _Columns]] = {
-    "n1-detector": _n1_features,
-    "waf-behavioral": _waf_features,
-    "queue-anomaly": _queue_features,
-}
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _default_end() -> _dt.datetime:
-    return _dt.datetime.now(_UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _check(seed: Any, rows: Any, days: Any, end: Any) -> _dt.datetime:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r}: expected a non-negative integer")
-    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 0):
-        raise ValueError(f"rows={rows!r}: expected None or a non-negative integer")
-    if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
-        raise ValueError(f"days={days!r}: expected a positive integer")
-    if end is None:
-        return _default_end()
-    if not isinstance(end, _dt.datetime) or end.tzinfo is None or end.utcoffset() is None:
-        raise ValueError(f"end={end!r}: expected an aware datetime (UTC)")
-    return end.astimezone(_UTC)
-
-
-def _epoch_us(moment: _dt.datetime) -> int:
-    delta = moment - _dt.datetime(1970, 1, 1, tzinfo=_UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _row_counts(rows: int | None, days: int) -> list[int]:
-    """Rows per model: the natural volume, or ``rows`` split by it (largest remainder)."""
-    weights = [spec.rows_per_day for spec in _MODELS]
-    if rows is None:
-        return [w * days for w in weights]
-    total = sum(weights)
-    exact = [rows * w / total for w in weights]
-    counts = [int(math.floor(x)) for x in exact]
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - counts[i]), i))
-    for i in order[: rows - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
-def _version_quality(spec: _VersionSpec, base_rate: float) -> tuple[float, float, dict[str, float]]:
-    """``(mu, cut)`` of the binormal score and the metrics they give at ``base_rate``."""
-    fn = base_rate * (1.0 - spec.recall)
-    fp = 1.0 - spec.accuracy - fn
-    fnr, fpr = fn / base_rate, fp / (1.0 - base_rate)
-    normal = NormalDist()
-    cut = normal.inv_cdf(1.0 - fpr)
-    mu = cut + normal.inv_cdf(1.0 - fnr)
-    tp = base_rate - fn
-    precision = tp / (tp + fp)
-    metrics = {
-        "accuracy": round(spec.accuracy, 4),
-        "precision": round(precision, 4),
-        "recall": round(spec.recall, 4),
-        "f1_score": round(2 * precision * spec.recall / (precision + spec.recall), 4),
-    }
-    return mu, cut, metrics
-
-
-def _timestamps(rng: np.random.Generator, n: int, start_us: int, days: int) -> np.ndarray:
-    """``n`` sorted epoch microseconds in ``[start, start + days)``, busier in the (UTC) day.
-
-    Minute bins are weighted by ``1 + 0.6 cos(2 pi (hour - 14) / 24)`` (peak 14:00, trough
-    02:00) and by 0.75 on weekends; the counts per bin are one multinomial draw.
-    """
-    minutes = days * 1_440
-    epoch_minute = start_us // _US_PER_MINUTE + np.arange(minutes, dtype=np.int64)
-    hour = (epoch_minute % 1_440) / 60.0
-    weekday = (epoch_minute // 1_440 + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-    weight = (1.0 + 0.6 * np.cos(2.0 * np.pi * (hour - 14.0) / 24.0)) * np.where(weekday >= 5, 0.75, 1.0)
-    counts = rng.multinomial(n, weight / weight.sum())
-    bins = np.repeat(np.arange(minutes, dtype=np.int64), counts)
-    stamps = start_us + bins * _US_PER_MINUTE + rng.integers(0, _US_PER_MINUTE, size=n, dtype=np.int64)
-    stamps.sort()
-    return stamps
-
-
-def _drift_strength(day: np.ndarray) -> np.ndarray:
-    """0 before the waf episode, 1 inside it, ``_DRIFT_RESIDUAL`` after, linear ramps."""
-    up = np.clip((day - _DRIFT_START) / _DRIFT_RAMP, 0.0, 1.0)
-    down = np.clip((day - _DRIFT_END) / _DRIFT_RAMP, 0.0, 1.0)
-    return up * (1.0 - (1.0 - _DRIFT_RESIDUAL) * down)
-
-
-def _id_column(prefix: str, n: int) -> pl.Series:
-    width = max(8, len(str(max(n - 1, 0))))
-    digits = pl.int_range(0, n, dtype=pl.Int64, eager=True).cast(pl.String).str.zfill(width)
-    return (prefix + digits).alias("prediction_id")
-
-
-def _datetime_column(name: str, epoch_us: np.ndarray) -> pl.Series:
-    return pl.Series(name, epoch_us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
 # --------------------------------------------------------------------------- generate
 
 
@@ -617,7 +308,7 @@ def generate(
     >>> data.predictions["queue-anomaly"].columns
     ['prediction_id', 'version', 'timestamp', 'prediction', 'confidence', 'duration_s', 'memory_mb', 'retries', 'queue_depth', 'job_type']
     """
-    end = _check(seed, rows, days, end)
+    end = check_arguments(seed, rows, days, end)
     start = end - _dt.timedelta(days=days)
     scale = days / _STORY_DAYS
 
@@ -625,13 +316,13 @@ def generate(
         offset = day if day < 0 else day * scale
         return start + _dt.timedelta(minutes=round(offset * 1_440))
 
-    streams = np.random.SeedSequence(int(seed)).spawn(len(_MODELS) + 1)
+    streams = np.random.SeedSequence(int(seed)).spawn(len(MODELS) + 1)
 
     versions: list[DemoVersion] = []
     quality: dict[tuple[str, str], tuple[float, float]] = {}
-    for spec in _VERSIONS:
-        model = next(m for m in _MODELS if m.name == spec.model_name)
-        mu, cut, metrics = _version_quality(spec, model.base_rate)
+    for spec in VERSIONS:
+        model = next(m for m in MODELS if m.name == spec.model_name)
+        mu, cut, metrics = version_quality(spec, model.base_rate)
         quality[spec.model_name, spec.version] = (mu, cut)
         versions.append(
             DemoVersion(
@@ -648,13 +339,13 @@ def generate(
     events = _events(at)
     episodes = tuple(
         DemoEpisode(name, kind, at(first), end if last is None else at(last), feature, text)
-        for name, kind, first, last, feature, text in _EPISODES
+        for name, kind, first, last, feature, text in EPISODES
     )
 
-    start_us, end_us = _epoch_us(start), _epoch_us(end)
+    start_us, end_us = epoch_us(start), epoch_us(end)
     predictions: dict[str, pl.DataFrame] = {}
     labels: dict[str, pl.DataFrame] = {}
-    for model, n, stream in zip(_MODELS, _row_counts(rows, days), streams[:-1], strict=True):
+    for model, n, stream in zip(MODELS, row_counts(rows, days), streams[:-1], strict=True):
         rng = np.random.default_rng(stream)
         model_versions = [v for v in versions if v.model_name == model.name]
         frame, truth = _predictions(rng, model, n, start_us, days, model_versions, quality, events, at)
@@ -677,15 +368,15 @@ def generate(
 
 def _events(at: Callable[[float], _dt.datetime]) -> tuple[DemoEvent, ...]:
     steps: dict[tuple[str, str], int] = {}
-    for _, name, version, _, action, *_ in _EVENTS:
+    for _, name, version, _, action, *_ in EVENTS:
         if action == "traffic":
             steps[name, version] = steps.get((name, version), 0) + 1
     seen: dict[tuple[str, str], int] = {}
     out = []
-    for day, name, version, env, action, actor, reason, share in _EVENTS:
+    for day, name, version, env, action, actor, reason, share in EVENTS:
         if action == "traffic":
             seen[name, version] = seen.get((name, version), 0) + 1
-            reason = _ROLLOUT_REASON.format(step=seen[name, version], steps=steps[name, version], share=share, version=version)
+            reason = ROLLOUT_REASON.format(step=seen[name, version], steps=steps[name, version], share=share, version=version)
         out.append(DemoEvent(at(day), name, version, env, action, actor, reason, share))
     out.sort(key=lambda e: e.at)
     return tuple(out)
@@ -704,7 +395,7 @@ def _routing(events: tuple[DemoEvent, ...], model: str, names: list[str]) -> tup
             state = (prod[-1], index, float(e.traffic_share or 0.0))
         else:
             continue
-        times.append(_epoch_us(e.at))
+        times.append(epoch_us(e.at))
         prod.append(state[0])
         canary.append(state[1])
         share.append(state[2])
@@ -713,7 +404,7 @@ def _routing(events: tuple[DemoEvent, ...], model: str, names: list[str]) -> tup
 
 def _predictions(
     rng: np.random.Generator,
-    model: _ModelSpec,
+    model: ModelSpec,
     n: int,
     start_us: int,
     days: int,
@@ -722,7 +413,7 @@ def _predictions(
     events: tuple[DemoEvent, ...],
     at: Callable[[float], _dt.datetime],
 ) -> tuple[pl.DataFrame, np.ndarray]:
-    stamps = _timestamps(rng, n, start_us, days)
+    stamps = timestamps(rng, n, start_us, days)
     day = (stamps - start_us) / (_US_PER_DAY * days / _STORY_DAYS)  # story days
 
     names = [v.version for v in versions]
@@ -733,7 +424,7 @@ def _predictions(
     truth = rng.random(n) < model.base_rate
     apparent = truth.copy()
     if model.name == "waf-behavioral":
-        strength = _drift_strength(day)
+        strength = drift_strength(day)
         u = rng.random(n)
         new_attack = u < strength * _DRIFT_ATTACKS
         new_client = ~new_attack & (u < strength * (_DRIFT_ATTACKS + _DRIFT_LEGIT))
@@ -746,19 +437,19 @@ def _predictions(
     threshold = np.array([float(v.config["threshold"]) for v in versions])[version]
     score = apparent * mu + _RHO * z + math.sqrt(1.0 - _RHO**2) * rng.standard_normal(n)
     if model.name == "queue-anomaly":
-        score += _QUEUE_SCORE_BUMP * (day >= _SHIFT_START)
+        score += _QUEUE_SCORE_BUMP * (day >= SHIFT_START)
     logit = _SLOPE * (score - cut) + np.log(threshold / (1.0 - threshold))
-    confidence = np.round(_sigmoid(logit), 4)
+    confidence = np.round(sigmoid(logit), 4)
     prediction = (confidence >= threshold).astype(np.int64)
 
     columns: list[pl.Series] = [
-        _id_column(model.prefix, n),
+        id_column(model.prefix, n),
         pl.Series("version", names, dtype=pl.String).gather(version),
-        _datetime_column("timestamp", stamps),
+        datetime_column("timestamp", stamps),
         pl.Series("prediction", prediction, dtype=pl.Int64),
         pl.Series("confidence", confidence, dtype=pl.Float64),
     ]
-    for name, values in _FEATURES[model.name](rng, apparent, z, day).items():
+    for name, values in FEATURES[model.name](rng, apparent, z, day).items():
         columns.append(values if isinstance(values, pl.Series) else pl.Series(name, values, dtype=pl.Float64))
     return pl.DataFrame(columns), truth
 
@@ -791,7 +482,7 @@ def _labels(rng: np.random.Generator, ids: pl.Series, stamps: pl.Series, truth: 
         [
             ids.gather(index[order]),
             pl.Series("actual", values[order], dtype=pl.Int64),
-            _datetime_column("labeled_at", arrival[order]),
+            datetime_column("labeled_at", arrival[order]),
         ]
     )
 

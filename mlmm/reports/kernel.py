@@ -43,7 +43,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .errors import MlmmError, ValidationError
+from ..errors import MlmmError, ValidationError
 
 __all__ = ["KERNEL_NAME", "ensure_kernel", "kernel_dir"]
 

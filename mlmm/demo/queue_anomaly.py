@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 __all__ = ["QueueAnomalyDetector", "f1_on"]
 
