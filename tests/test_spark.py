@@ -202,8 +202,8 @@ def test_the_label_join_reproduces_read_predictions(spark, tmp_path):
         def same_rows(*windows: tuple) -> None:
             for version, since, until in windows or ((None, None, None),):
                 local = P.read_predictions(ws, "m", version, since, until).select(cols).collect().sort("prediction_id", "timestamp")
-                frame = S._log(spark, ws, "m", version, since, until, columns={"x": pl.String()})
-                got = S._collect(frame.select(*cols)).sort("prediction_id", "timestamp")
+                frame = S.logread.log_frame(spark, ws, "m", version, since, until, columns={"x": pl.String()})
+                got = S.engine.collect(frame.select(*cols)).sort("prediction_id", "timestamp")
                 assert local.height > 5 and got.equals(local.with_columns(pl.col("labeled_at").dt.cast_time_unit("us")))
 
         same_rows((None, None, None), ("1.1.0", dt.datetime(2026, 1, 6, 5, tzinfo=UTC), None),

@@ -68,7 +68,7 @@ def _main(
         typer.Option("--workspace", "-w", help="Workspace for every sub-command (default: MLMM_HOME, else ./data/workspace)."),
     ] = None,
 ) -> None:
-    _common._GLOBAL["workspace"] = workspace_path
+    _common.GLOBAL_OPTIONS["workspace"] = workspace_path
 
 
 from . import ab as _ab  # noqa: E402
@@ -223,7 +223,7 @@ def demo(
     """Build the demo workspace: three models, a month of predictions, late labels, a drift episode."""
     from ..demo import build_demo
 
-    path = workspace_path if workspace_path is not None else _common._GLOBAL["workspace"]
+    path = workspace_path if workspace_path is not None else _common.GLOBAL_OPTIONS["workspace"]
     say = (lambda _m: None) if as_json else (lambda m: _common.console.print(f"[dim]{m}[/dim]"))
     summary = build_demo(path, seed=seed, rows=rows, days=days, end=end, force=force, progress=say)
     if as_json:

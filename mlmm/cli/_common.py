@@ -33,7 +33,7 @@ ReasonOpt = Annotated[str | None, typer.Option("--reason", "-r", help="Why: reco
 # exit codes (documented in the README): 0 ok, 1 error, 2 usage, 3 a gate or check failed
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CHECK = 0, 1, 2, 3
 
-_GLOBAL: dict[str, Any] = {"workspace": None}
+GLOBAL_OPTIONS: dict[str, Any] = {"workspace": None}
 
 
 def lazy_module(name: str) -> Any:
@@ -56,7 +56,7 @@ def lazy_module(name: str) -> Any:
 def workspace(path: Path | None) -> Workspace:
     from ..workspace import open_workspace
 
-    return open_workspace(path if path is not None else _GLOBAL["workspace"])
+    return open_workspace(path if path is not None else GLOBAL_OPTIONS["workspace"])
 
 
 def _plain(value: Any) -> Any:
