@@ -52,8 +52,8 @@ from .errors import ValidationError
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-__all__ = ["DECISIONS", "Decision", "DecisionRecord", "RetrainingCheck", "Trigger", "decisions", "from_ab",
-           "from_assessment", "from_canary", "from_drift", "from_tuning", "record_decision", "retraining_check",
+__all__ = ["DECISIONS", "ABVerdict", "Decision", "DecisionRecord", "RetrainingCheck", "Trigger", "decisions", "from_ab",
+           "ab_verdict", "from_assessment", "from_canary", "from_drift", "from_tuning", "record_decision", "retraining_check",
            "running_canary"]
 
 log = logging.getLogger("mlmm")
@@ -225,9 +225,11 @@ def _apply(ws: Workspace, d: Decision, actor: str, override: str | None) -> str:
             test = ab.decide(ws, d.test_id, "deploy_b", actor=actor, reason=reason, apply=True)
             return f"A/B test {d.test_id} closed; {test.config.model} {test.config.version_b} deployed to production"
         if d.decision == "keep":
-            test = ab.decide(ws, d.test_id, "keep_a", actor=actor, reason=reason)
+            broken = bool(d.evidence.get("broken_split"))  # the test stops: its data cannot be trusted
+            test = ab.decide(ws, d.test_id, "stop" if broken else "keep_a", actor=actor, reason=reason)
             ended = _end_canary(ws, test.config.model, test.config.version_b, actor, reason)
-            return (f"A/B test {d.test_id} closed keeping {test.config.version_a}"
+            return (f"A/B test {d.test_id} {'stopped (broken split),' if broken else 'closed'} keeping"
+                    f" {test.config.version_a}"
                     + (f"; canary {test.config.version_b} ended" if ended else ""))
         if d.decision == "roll back":
             test = ab.decide(ws, d.test_id, "stop", actor=actor, reason=reason)
@@ -493,23 +495,71 @@ def from_drift(check: Any, *, retraining: RetrainingCheck | None = None) -> Deci
                     evidence=evidence)
 
 
-_AB_MAP = {"deploy_b": "deploy", "keep_a": "keep", "continue": "continue", "stop": "roll back"}
-# which A/B recommendations back each decision (the panel and ``mlmm decide --test`` use it)
-AB_BACKED_BY = {"deploy": ("deploy_b",), "keep": ("keep_a", "stop"), "continue": ("continue",), "roll back": ("stop",)}
+@dataclasses.dataclass(frozen=True)
+class ABVerdict:
+    """What an A/B evaluation says, in the one vocabulary every face uses.
+
+    ``recommendation`` is the A/B test's own word (recorded on the stored test by
+    :func:`mlmm.ab.decide`): ``deploy_b``, ``keep_a``, ``continue`` or ``stop``; ``decision``
+    is the deployment decision it backs (:data:`DECISIONS`); ``label`` is what a person reads
+    (the panel's recommendation, the CLI). A ``stop`` has two causes that call for different
+    actions: B harmed the metric or a guardrail (``roll back`` B), or the split itself is
+    broken (a sample-ratio mismatch: no metric can be trusted, so nothing is said about B;
+    the test stops and A keeps serving: ``keep``).
+    """
+
+    recommendation: str
+    decision: str
+    label: str
+    broken_split: bool = False
+
+    def backs(self, decision: str) -> bool:
+        """Whether this verdict supports ``decision``: its own decision, or ``keep`` when it
+        says ``roll back`` (keeping A is never riskier than rolling B back)."""
+        return decision == self.decision or (decision == "keep" and self.decision == "roll back")
+
+
+_AB_WORDS = {"deploy_b": ("deploy", "Deploy B"), "keep_a": ("keep", "Keep A"), "continue": ("continue", "Continue"),
+             "stop": ("roll back", "Roll back B")}
+
+
+def ab_verdict(result: Any) -> ABVerdict:
+    """The :class:`ABVerdict` of an :class:`mlmm.ab.ABTestResult` (the one mapping from A/B
+    words to decisions; the CLI, the panel, the scheduled report and ``mlmm decide --test``
+    use it).
+
+    >>> from types import SimpleNamespace as NS
+    >>> ab_verdict(NS(recommendation="stop", srm=NS(mismatch=True)))
+    ABVerdict(recommendation='stop', decision='keep', label='Stop: broken split (keep A)', broken_split=True)
+    >>> ab_verdict(NS(recommendation="stop", srm=NS(mismatch=False))).decision
+    'roll back'
+    """
+    word = result.recommendation
+    if word not in _AB_WORDS:
+        raise ValidationError(f"recommendation={word!r}: expected one of {', '.join(_AB_WORDS)}")
+    srm = getattr(result, "srm", None)
+    if word == "stop" and srm is not None and srm.mismatch:
+        return ABVerdict(word, "keep", "Stop: broken split (keep A)", broken_split=True)
+    decision, label = _AB_WORDS[word]
+    return ABVerdict(word, decision, label)
 
 
 def from_ab(result: Any) -> Decision:
-    """The A/B report's decision from :func:`mlmm.ab.evaluate`: deploy_b -> ``deploy``
-    (version B), keep_a -> ``keep``, continue -> ``continue``, stop -> ``roll back`` (for an
-    ad-hoc comparison without a stored test: ``alert``, nothing to roll back).
+    """The A/B report's decision from :func:`mlmm.ab.evaluate`, by :func:`ab_verdict`:
+    deploy_b -> ``deploy`` (version B), keep_a -> ``keep``, continue -> ``continue``, stop ->
+    ``roll back`` when B harmed a metric or a guardrail, ``keep`` when the split is broken
+    (for an ad-hoc comparison without a stored test, a roll back is an ``alert``: nothing to
+    roll back).
 
     A result judged under another alpha or minimum improvement than the stored test's
     (``result.what_if``) is not ``supported``: applying a deploy or roll back then needs an
     override.
     """
     c = result.config
-    decision = _AB_MAP.get(result.recommendation, "continue")
-    evidence = {**result.summary_dict(), "alpha": c.alpha, "min_improvement": c.min_improvement}
+    verdict = ab_verdict(result)
+    decision = verdict.decision
+    evidence = {**result.summary_dict(), "alpha": c.alpha, "min_improvement": c.min_improvement,
+                "broken_split": verdict.broken_split}
     if result.test_id is None and decision == "roll back":
         # an ad-hoc comparison has no split or canary to roll back: say so, act on nothing
         evidence["severity"] = "warning"

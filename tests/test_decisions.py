@@ -91,11 +91,16 @@ def test_an_unsupported_deploy_needs_an_override_and_is_recorded_as_one(ws):
     assert row["reason"] == "override: the product launch needs it today"
 
 
-def test_ab_roll_back_stops_the_test_and_keep_closes_it(ws):
-    rec = D.record_decision(ws, D.from_ab(ab.evaluate(ws, "ab-queue-gradual-10")), actor="ana", apply=True)
-    assert rec.decision.decision == "roll back" and rec.decision.reason.startswith("sample ratio mismatch")
-    assert rec.outcome == "A/B test ab-queue-gradual-10 stopped"
-    assert ab.get_test(ws, "ab-queue-gradual-10").status == "decided"
+def test_a_broken_split_stops_the_test_keeping_a_and_keep_closes_it(ws):
+    # a sample-ratio mismatch says nothing about B: the scheduled decision is keep (the test
+    # stops, A keeps serving), the same verdict the CLI and the panel show (ab_verdict)
+    result = ab.evaluate(ws, "ab-queue-gradual-10")
+    assert D.ab_verdict(result) == D.ABVerdict("stop", "keep", "Stop: broken split (keep A)", broken_split=True)
+    rec = D.record_decision(ws, D.from_ab(result), actor="ana", apply=True)
+    assert rec.decision.decision == "keep" and rec.decision.reason.startswith("sample ratio mismatch")
+    assert rec.outcome.startswith("A/B test ab-queue-gradual-10 stopped (broken split), keeping 1.2.0")
+    test = ab.get_test(ws, "ab-queue-gradual-10")
+    assert (test.status, test.decision) == ("decided", "stop")
     keep = dataclasses.replace(D.from_ab(ab.evaluate(ws, "ab-n1-challenger-75")), decision="keep",
                                reason="not worth the wait")
     assert D.record_decision(ws, keep, apply=True).outcome == "A/B test ab-n1-challenger-75 closed keeping 1.0.0"
@@ -273,3 +278,26 @@ def test_alerts_of_different_sources_are_not_merged(ws):
     again = D.record_decision(ws, D.Decision("alert", "accuracy below the floor", "n1-detector", source="monitoring"),
                               apply=True)
     assert again.outcome.startswith(f"alert {mon.outcome.split()[1]} already open (warning, raised ")
+
+
+def test_a_broken_split_reads_the_same_in_the_cli_the_panel_and_the_scheduled_decision(ws):
+    # issue 16: it was `stop` in the CLI, "Stop (keep A)" in the panel and `roll back` in the job
+    from typer.testing import CliRunner
+
+    from mlmm.cli import app
+    from mlmm.widgets import ABDecisionPanel
+
+    out = CliRunner().invoke(app, ["ab", "evaluate", "ab-queue-gradual-10", "-w", str(ws.path)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0
+    assert "recommendation: stop (Stop: broken split (keep A); decision: keep): sample ratio mismatch" in out.output
+    panel = ABDecisionPanel(ws, "ab-queue-gradual-10")
+    assert "Recommendation: Stop: broken split (keep A)" in panel.recommendation.value
+    assert panel.supported("keep") and not panel.supported("roll back") and not panel.supported("deploy")
+    assert D.from_ab(ab.evaluate(ws, "ab-queue-gradual-10")).decision == "keep"
+    # deciding by hand from the CLI: a roll back is not backed by the statistics, keep is
+    refused = CliRunner().invoke(app, ["decide", "queue-anomaly", "roll back", "--test", "ab-queue-gradual-10",
+                                       "-r", "split", "-w", str(ws.path), "--json"])
+    assert json.loads(refused.output)["decision"]["supported"] is False
+    kept = CliRunner().invoke(app, ["decide", "queue-anomaly", "keep", "--test", "ab-queue-gradual-10",
+                                    "-r", "split", "-w", str(ws.path), "--json"])
+    assert json.loads(kept.output)["decision"]["supported"] is True

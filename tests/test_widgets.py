@@ -99,7 +99,7 @@ def test_a_sample_ratio_mismatch_is_a_warning_and_the_recommendation_is_stop(dem
     assert "mlmm-error" in panel.srm.value
     assert text(panel.srm.value) == ("Sample ratio mismatch: B got 3.2% of the predictions, 10% planned (p = 0.00018)."
                                      " The split is broken, so no comparison can be trusted.")
-    assert text(panel.recommendation.value).startswith("Recommendation: Stop (keep A) sample ratio mismatch")
+    assert text(panel.recommendation.value).startswith("Recommendation: Stop: broken split (keep A) sample ratio mismatch")
     panel.test_picker.value = "ab-n1-challenger-75"  # switching tests re-evaluates
     assert panel.result.test_id == "ab-n1-challenger-75" and "Sample ratio ok" in text(panel.srm.value)
 
@@ -222,17 +222,22 @@ def test_continue_keeps_the_test_running_and_keep_a_closes_it(demo):
     assert "no decision recorded for queue-anomaly yet" in text(panel.decisions_table.value)
 
 
-def test_roll_back_is_backed_by_a_broken_split(demo):
+def test_a_broken_split_backs_keep_a_and_rolling_b_back_needs_an_override(demo):
+    # one vocabulary (mlmm.decisions.ab_verdict): a broken split says nothing about B, so it backs
+    # keeping A (the test stops), not a roll back, which would blame B
     panel = ABDecisionPanel(demo, "ab-queue-gradual-10", actor="ana")
     panel.roll_back.click()
+    assert panel.override.layout.display is None  # shown: the statistics do not back this
+    panel.keep_a.click()
     assert panel.override.layout.display == "none"
-    assert "The statistics support this (recommendation: Stop (keep A))" in text(panel.prompt.value)
+    assert "The statistics support this (recommendation: Stop: broken split (keep A))" in text(panel.prompt.value)
     panel.reason.value = "the split is broken"
     panel.confirm.click()
     test = ab.get_test(demo, "ab-queue-gradual-10")
     assert (test.status, test.decision, test.reason) == ("decided", "stop", "the split is broken")
-    assert panel.last_record.outcome == "A/B test ab-queue-gradual-10 stopped"
-    assert events(demo, "queue-anomaly", "decision").item(0, "summary") == "roll back: the split is broken"
+    assert panel.last_record.outcome.startswith(
+        f"A/B test ab-queue-gradual-10 stopped (broken split), keeping {test.config.version_a}")
+    assert events(demo, "queue-anomaly", "decision").item(0, "summary") == "keep: the split is broken"
 
 
 def test_a_refused_action_is_a_message_and_the_attempt_is_audited(demo):

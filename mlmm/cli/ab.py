@@ -172,7 +172,11 @@ def evaluate(
     for g in result.guardrails:
         facts[f"guardrail {g['metric']}"] = ("BREACHED" if g["breached"] else "ok") + f" (B {g['b']}, A {g['a']})"
     emit_mapping(facts, False)
-    console.print(f"recommendation: {result.recommendation}: {result.reason}", markup=False)
+    from ..decisions import ab_verdict
+
+    verdict = ab_verdict(result)
+    console.print(f"recommendation: {result.recommendation} ({verdict.label}; decision: {verdict.decision}):"
+                  f" {result.reason}", markup=False, soft_wrap=True)
 
 
 @app.command()

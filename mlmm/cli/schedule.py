@@ -161,7 +161,7 @@ def decide(
 
         result = ab.evaluate(ws, test_id)
         evidence = result.summary_dict()
-        supported = result.recommendation in D.AB_BACKED_BY.get(decision, ())
+        supported = D.ab_verdict(result).backs(decision)
         if version is None:
             test = ab.get_test(ws, test_id)
             version = test.config.version_b if decision in ("deploy", "roll back") else test.config.version_a

@@ -11,8 +11,7 @@ import ipywidgets as W
 import polars as pl
 
 from .. import ab
-from ..decisions import AB_BACKED_BY as _BACKED_BY  # one table for the panel and the CLI
-from ..decisions import Decision, DecisionRecord, decisions, from_ab, record_decision
+from ..decisions import Decision, DecisionRecord, ab_verdict, decisions, from_ab, record_decision
 from ..errors import ValidationError
 from ..workspace import Workspace
 from ._common import (
@@ -32,7 +31,6 @@ from ._common import (
 
 __all__ = ["ABDecisionPanel"]
 
-_RECOMMENDATION = {"deploy_b": "Deploy B", "keep_a": "Keep A", "continue": "Continue", "stop": "Stop (keep A)"}
 # the button a person presses -> the decision recorded (mlmm.decisions.DECISIONS)
 _CHOICES = {"deploy": "Deploy B", "keep": "Keep A", "continue": "Continue", "roll back": "Roll back"}
 # which recommendations of ab.evaluate back each choice
@@ -264,7 +262,7 @@ class ABDecisionPanel(Panel):
                                      f" (p = {r.srm.p_value:.2g}).", "ok")
         level = {"deploy_b": "ok", "keep_a": "info", "continue": "warn", "stop": "error"}[r.recommendation]
         self.recommendation.value = (f'<div class="mlmm-{level}" style="{STYLE[level]};padding:8px 10px;margin:4px 0">'
-                                     f"<b>Recommendation: {esc(_RECOMMENDATION[r.recommendation])}</b><br>"
+                                     f"<b>Recommendation: {esc(ab_verdict(r).label)}</b><br>"
                                      f"{esc(r.reason)}</div>")
         outputs = [chart_output(ab.result_chart(r))] if r.a.value is not None or r.b.value is not None else \
             [text_output("no labelled predictions yet")]
@@ -302,14 +300,15 @@ class ABDecisionPanel(Panel):
 
     # -- deciding --------------------------------------------------------------------------
     def supported(self, choice: str) -> bool:
-        """Whether the shown result backs ``choice`` (deploy needs a deploy_b recommendation,
-        roll back a stop, keep a keep_a or stop, continue a continue)."""
+        """Whether the shown result backs ``choice`` (:meth:`mlmm.decisions.ABVerdict.backs`:
+        deploy needs a deploy_b recommendation, roll back a stop for harm, keep a keep_a or a
+        stop, continue a continue)."""
         if choice not in _CHOICES:
             raise ValidationError(f"choice={choice!r}: expected one of {', '.join(_CHOICES)}")
         # judged by the test's own (pre-registered) rule: a what-if alpha or minimum lift shows
         # another verdict but does not make an action "supported"; it then needs an override
         judged = self._base if self._base is not None else self.result
-        return judged is not None and judged.recommendation in _BACKED_BY[choice]
+        return judged is not None and ab_verdict(judged).backs(choice)
 
     def _ask(self, choice: str, _button: Any = None) -> None:
         r = self.result
@@ -324,7 +323,7 @@ class ABDecisionPanel(Panel):
                 "roll back": f"Stop {r.test_id} and end any canary of B ({c.version_b}); A keeps serving."}[choice]
         backed = self.supported(choice)
         needs_override = not backed and choice in _NEEDS_OVERRIDE
-        rec = _RECOMMENDATION[r.recommendation]
+        rec = ab_verdict(r).label
         if backed:
             note = box(f"The statistics support this (recommendation: {rec}).", "ok")
         elif needs_override:
