@@ -524,19 +524,20 @@ class Registry:
     def _view(self, con: duckdb.DuckDBPyConnection, as_of: _dt.datetime | None = None) -> _Projection:
         if as_of is not None:
             return _Projection().catch_up(con, as_of)
-        conn = self.ws._conn
-        proj: _Projection | None = getattr(conn, "projection", None)
+        cache = self.ws.cache
+        proj: _Projection | None = cache.get("registry.projection")
         if proj is None:
-            proj = conn.projection = _Projection()
-        if proj.synced_open != conn.opens:
+            proj = cache["registry.projection"] = _Projection()
+        opens = self.ws.opens
+        if proj.synced_open != opens:
             # reopened: another process may have appended; another registry id means the file
             # was replaced (a rebuilt workspace), so the projection starts over
             registry_id = con.execute("SELECT registry_id FROM registry_info").fetchone()[0]
             if proj.registry_id != registry_id:
-                proj = conn.projection = _Projection()
+                proj = cache["registry.projection"] = _Projection()
                 proj.registry_id = registry_id
             proj.catch_up(con)
-            proj.synced_open = conn.opens
+            proj.synced_open = opens
         return proj
 
     def _after_write(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -649,7 +650,7 @@ class Registry:
                 meta = dataclasses.replace(meta, **overrides)
         when = to_utc(at, "at") if at is not None else now()
         ver = str(meta.version)
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             existing = con.execute(
                 "SELECT version FROM versions WHERE model_name = ?", [meta.name]
             ).fetchall()
@@ -685,7 +686,7 @@ class Registry:
 
     def get(self, name: str, version: str | Version | None = None, *, as_of: Any = None) -> ModelMetadata:
         """One version (default: the latest release). ``as_of`` gives it as it was at that time."""
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             if as_of is None:
                 return self._require(con, name, version)
             when = to_utc(as_of, "as_of")
@@ -703,7 +704,7 @@ class Registry:
     def get_latest(self, name: str, *, include_prerelease: bool = False) -> ModelMetadata:
         """The highest version by semantic-version precedence. Pre-releases count only when
         ``include_prerelease`` or when no release exists (as pip does)."""
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             versions = self._states(con, name=check_name(name, "name"))
             if not versions:
                 raise NotFoundError(self._missing_model_message(con, name))
@@ -711,7 +712,7 @@ class Registry:
 
     def get_all(self, name: str, *, include_deleted: bool = False) -> list[ModelMetadata]:
         """All versions of a model, oldest version first."""
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             versions = self._states(con, name=check_name(name, "name"), include_deleted=include_deleted)
             if not versions and not con.execute("SELECT 1 FROM versions WHERE model_name = ?", [name]).fetchone():
                 raise NotFoundError(self._missing_model_message(con, name))
@@ -720,7 +721,7 @@ class Registry:
     def all_versions(self, *, include_deleted: bool = False, as_of: Any = None) -> list[ModelMetadata]:
         """Every version of every model."""
         when = to_utc(as_of, "as_of") if as_of is not None else None
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             return self._states(con, include_deleted=include_deleted, as_of=when)
 
     def get_by_type(self, model_type: str | ModelType) -> list[ModelMetadata]:
@@ -738,7 +739,7 @@ class Registry:
 
     def exists(self, name: str, version: str | Version | None = None) -> bool:
         try:
-            with self.ws._connect() as con:
+            with self.ws.connect() as con:
                 self._require(con, name, version)
         except NotFoundError:
             return False
@@ -811,7 +812,7 @@ class Registry:
         ``remove`` lists configuration keys to drop; ``merge=False`` replaces them. A
         configuration change is a new revision (see :meth:`config_revisions`).
         """
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             current = self._require(con, name, version)
             new_config = new_metrics = new_tags = None
             if config is not None or remove:
@@ -840,7 +841,7 @@ class Registry:
 
     def config_revisions(self, name: str, version: str | Version | None = None) -> pl.DataFrame:
         """Every configuration revision of a version (default: the latest), oldest first."""
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             meta = self._require(con, name, version)
             rows = con.execute(
                 "SELECT ts, actor, reason, config FROM events WHERE model_name = ? AND version = ?"
@@ -915,7 +916,7 @@ class Registry:
                 if count > 1 else f"{name} {version} has a single configuration revision; nothing to roll back to"
             )
         config = json.loads(revisions["config"][target - 1])
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             current = self._require(con, name, version)
             self._event(con, "config", name, str(current.version), actor=actor,
                         reason=reason or f"rollback to revision {target}", config=config,
@@ -925,7 +926,7 @@ class Registry:
     def delete(self, name: str, version: str | Version | None = None, *, actor: str | None = None, reason: str | None = None) -> list[ModelMetadata]:
         """Soft-delete one version (or every version of the model). Deployed versions must be
         undeployed first. Returns what was deleted; :meth:`restore` undoes it."""
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             targets = [self._require(con, name, version)] if version is not None else self._states(con, name=check_name(name, "name"))
             if not targets:
                 raise NotFoundError(self._missing_model_message(con, name))
@@ -942,7 +943,7 @@ class Registry:
 
     def restore(self, name: str, version: str | Version, *, actor: str | None = None, reason: str | None = None) -> ModelMetadata:
         """Undo a soft delete."""
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             meta = self._require(con, name, version, include_deleted=True)
             if not meta.deleted:
                 raise ConflictError(f"{name} {meta.version} is not deleted; nothing to restore")
@@ -961,7 +962,7 @@ class Registry:
         """Approve deploying a version to an environment. The approval holds until the
         version's configuration changes; the deployer must be someone else."""
         _check_env(env)
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             meta = self._require(con, name, version)
             self._event(con, "approved", name, str(meta.version), environment=env, actor=actor, reason=reason,
                         ts=to_utc(at, "at") if at is not None else None)
@@ -1001,7 +1002,7 @@ class Registry:
         _check_env(env)
         who = current_actor(actor)
         require = self.approval_required(env)
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             meta = self._require(con, name, version)
             if require:
                 self._check_approval(con, meta, env, who)
@@ -1016,7 +1017,7 @@ class Registry:
         """Stop serving a model in an environment (or only ``version``, e.g. a canary).
         ``at`` back-dates the event, as for :meth:`deploy`."""
         _check_env(env)
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             state = self._deployment_state(con, name=check_name(name, "name")).get((name, env))
             ver = str(Version.parse(version)) if version is not None else None
             if state is None or (ver is not None and ver not in (state["version"], state["canary"])):
@@ -1031,7 +1032,7 @@ class Registry:
         _check_env(env)
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
             raise ValidationError(f"share={share!r}: expected a number in [0, 1]")
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             meta = self._require(con, name, version)
             self._event(con, "traffic", name, str(meta.version), environment=env, actor=actor, reason=reason,
                         traffic=float(share), ts=to_utc(at, "at") if at is not None else None)
@@ -1046,7 +1047,7 @@ class Registry:
         """
         _check_env(env)
         when = to_utc(at, "at") if at is not None else None
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             state = self._deployment_state(con, name=check_name(name, "name")).get((name, env))
             if state is None:
                 raise ConflictError(f"{name} is not deployed in {env}; nothing to roll back")
@@ -1082,7 +1083,7 @@ class Registry:
         Answers "what was in production at time T" (MLflow cannot: mlflow/mlflow#2169).
         """
         when = to_utc(timestamp, "timestamp") if timestamp is not None else None
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             state = self._deployment_state(con, name=name, as_of=when)
         rows = sorted(
             (m, env, s["version"], s["since"], s["canary"], s["share"])
@@ -1117,7 +1118,7 @@ class Registry:
         if not str(summary).strip():
             raise ValidationError("summary='': expected a sentence saying what was concluded")
         when = to_utc(at, "at") if at is not None else None
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             ver = None
             if version is not None:
                 ver = str(self._require(con, check_name(name, "name"), version).version)
@@ -1139,7 +1140,7 @@ class Registry:
         if since is not None:
             sql += " AND ts >= ?"
             params.append(naive_utc(to_utc(since, "since")))
-        with self.ws._connect() as con:
+        with self.ws.connect() as con:
             if name is not None and not con.execute("SELECT 1 FROM versions WHERE model_name = ?", [name]).fetchone():
                 raise NotFoundError(self._missing_model_message(con, name))
             rows = con.execute(sql + " ORDER BY seq", params).fetchall()

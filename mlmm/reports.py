@@ -404,7 +404,7 @@ def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws
     final = root / started_at.strftime("%Y-%m-%d") / f"{path.stem}-{model}-{started_at:%H%M%S}-{run_id[-4:]}"
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, final)
-    with ws._connect() as con:
+    with ws.connect() as con:
         con.execute(
             "INSERT INTO report_runs (ts, run_id, job, notebook, parameters, status, seconds, decision, reason, path,"
             " actor, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -433,7 +433,7 @@ def runs(ws: Workspace, *, notebook: str | None = None) -> Any:
     if notebook is not None:
         sql += " WHERE notebook = ?"
         params.append(notebook)
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
     return pl.DataFrame(rows, schema={"ts": pl.Datetime("us"), "run_id": pl.String, "job": pl.String,
                                       "notebook": pl.String, "parameters": pl.String, "status": pl.String,

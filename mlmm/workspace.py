@@ -49,7 +49,7 @@ import duckdb
 
 from ._storage import ObjectPath, StoragePath, is_url, parse_url, url_scheme
 from ._util import atomic_write_json, current_actor, naive_utc, now
-from .errors import StorageError, WorkspaceError, WorkspaceLockedError
+from .errors import ConflictError, QueryError, StorageError, WorkspaceError, WorkspaceLockedError
 from .settings import SETTINGS
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
     from .registry import Registry
 
-__all__ = ["Workspace", "open_workspace", "default_workspace_path", "SCHEMA_VERSION"]
+__all__ = ["Workspace", "open_workspace", "default_workspace_path", "SCHEMA_VERSION", "translate_error", "os_error_in"]
 
 log = logging.getLogger("mlmm")
 
@@ -331,7 +331,81 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-def _os_error_in(message: str) -> int | None:
+_LOCK_TEXTS = ("Could not set lock", "Conflicting lock")
+
+
+def _reason(message: str) -> str:
+    """DuckDB's message without the echo of the query (``LINE 1: ...`` and its caret), on
+    one line."""
+    lines = []
+    for line in message.splitlines():
+        if line.startswith("LINE "):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return _one_line("; ".join(lines)) or _one_line(message)
+
+
+def translate_error(exc: BaseException, *, query: str | None = None, where: str | None = None) -> Exception:
+    """The :class:`~mlmm.errors.MlmmError` for a DuckDB error, with a one-line message.
+
+    A constraint violation is a :class:`~mlmm.errors.ConflictError`, a lock held by another
+    process a :class:`~mlmm.errors.WorkspaceLockedError`, a failed file operation a
+    :class:`~mlmm.errors.StorageError` (with the OS error) or a
+    :class:`~mlmm.errors.WorkspaceError`; anything else (syntax, unknown column or table,
+    missing parameters, a bad conversion) is a :class:`~mlmm.errors.QueryError`. ``exc`` is
+    returned unchanged when it is not a DuckDB error.
+
+    Parameters
+    ----------
+    exc
+        The exception DuckDB raised.
+    query
+        The SQL text that failed (shortened in the message).
+    where
+        What was queried, e.g. ``registry=/path/registry.duckdb``; prefixed to the message.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> try:
+    ...     duckdb.connect().execute("SELECT nope FROM range(3)")
+    ... except duckdb.Error as exc:
+    ...     print(translate_error(exc, query="SELECT nope FROM range(3)"))
+    sql='SELECT nope FROM range(3)': Binder Error: Referenced column "nope" not found in FROM clause!; Candidate bindings: "range"
+    """
+    if not isinstance(exc, duckdb.Error):
+        return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+    message = str(exc)
+    text = _reason(message)
+    shown = _one_line(query) if query is not None else None
+    if shown is not None and len(shown) > 120:
+        shown = shown[:117] + "..."
+    prefix = ", ".join(part for part in (where, f"sql={shown!r}" if shown is not None else None) if part)
+    prefix = f"{prefix}: " if prefix else ""
+    if isinstance(exc, duckdb.ConstraintException):
+        return ConflictError(f"{prefix}{text}; expected a change that keeps the registry consistent (nothing was recorded)")
+    if isinstance(exc, duckdb.IOException) and any(t in message for t in _LOCK_TEXTS):
+        return WorkspaceLockedError(f"{prefix}{text}; expected the file released by the other process")
+    if isinstance(exc, _FILE_ERRORS):
+        number = os_error_in(message)
+        if number is not None:
+            match = _FILE_IN_MESSAGE_RE.search(message)
+            return StorageError(f"{prefix}{text}; {StorageError.advice(number, access='access')}",
+                                match.group(1) if match else None, number)
+        if isinstance(exc, duckdb.IOException):
+            return WorkspaceError(f"{prefix}{text}")
+    return QueryError(f"{prefix}{text}", query)
+
+
+def os_error_in(message: str) -> int | None:
+    """The OS error number that a DuckDB message reports (``... No space left on device``
+    is ``errno.ENOSPC``), or None.
+
+    >>> import errno
+    >>> os_error_in('IO Error: Could not write file "/ws/registry.duckdb": No space left on device') == errno.ENOSPC
+    True
+    """
     for text, number in _OS_ERRORS.items():
         if text in message:
             return number
@@ -413,6 +487,7 @@ class _RegistryConnection:
         self._reaper: threading.Thread | None = None
         self._migrated = False
         self.opens = 0  # how many times the file was opened (for tests and `workspace info`)
+        self.cache: dict[str, Any] = {}  # state derived from the registry (Workspace.cache)
         # why the open connection is read-only ((reason, errno)), None when it is read-write
         self.read_only: tuple[str, int] | None = None
         self._broken = False
@@ -431,9 +506,9 @@ class _RegistryConnection:
                 if isinstance(exc, duckdb.FatalException):
                     self._broken = True  # DuckDB invalidated this instance: reopen next time
                 mapped = self._storage_error(exc)
-                if mapped is None:
-                    raise
-                raise mapped from exc
+                if mapped is not None:
+                    raise mapped from exc
+                raise translate_error(exc, where=f"registry={self.path}") from None
             finally:
                 self._release()
 
@@ -476,7 +551,7 @@ class _RegistryConnection:
                     f" (reading works); {StorageError.advice(number)}",
                     self.path, number,
                 )
-            number = _os_error_in(message) if isinstance(seen, _FILE_ERRORS) else None
+            number = os_error_in(message) if isinstance(seen, _FILE_ERRORS) else None
             if number is not None:
                 match = _FILE_IN_MESSAGE_RE.search(message)
                 file = match.group(1) if match else str(self.path)
@@ -839,8 +914,68 @@ class Workspace:
         with self._conn.hold():
             yield self
 
-    def _connect(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    def connect(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The registry's DuckDB connection for one operation (a context manager).
+
+        Opens the registry file if it is closed (waiting up to ``lock_timeout`` for another
+        process to release it, then raising :class:`~mlmm.errors.WorkspaceLockedError`) and
+        holds it until the block ends; the file is then released after ``idle_seconds``
+        without use, or at the end of an enclosing :meth:`session`. Thread-safe; blocks nest.
+        A DuckDB error in the block is raised as an :class:`~mlmm.errors.MlmmError`
+        (:func:`translate_error`): :class:`~mlmm.errors.StorageError` for a failed write,
+        :class:`~mlmm.errors.ConflictError` for a constraint violation,
+        :class:`~mlmm.errors.QueryError` for a query that cannot run.
+
+        >>> import tempfile
+        >>> ws = open_workspace(tempfile.mkdtemp())
+        >>> with ws.connect() as con:
+        ...     print(con.execute("SELECT count(*) FROM versions").fetchone()[0])
+        0
+        >>> ws.close()
+        """
         return self._conn.use()
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run a read query on the registry (tables ``versions``, ``events``, ``settings``,
+        ``alerts``, ...) and return the result as a polars DataFrame.
+
+        For the prediction log, use :meth:`sql`. A query that cannot run raises
+        :class:`~mlmm.errors.QueryError` with DuckDB's reason in one line.
+
+        >>> import tempfile
+        >>> ws = open_workspace(tempfile.mkdtemp())
+        >>> _ = ws.registry.register("m", "1.0.0", actor="ana")
+        >>> ws.query("SELECT model_name, version, registered_by FROM versions WHERE model_name = ?", ["m"]).rows()
+        [('m', '1.0.0', 'ana')]
+        >>> ws.close()
+        """
+        import polars as pl
+
+        with self.connect() as con, con.cursor() as cur:  # a cursor: no unfinished result of `con` in the way
+            try:
+                relation = cur.sql(sql, params=params or None)
+                return pl.DataFrame() if relation is None else relation.pl()
+            except duckdb.Error as exc:
+                raise translate_error(exc, query=sql, where=f"registry={self.registry_path}") from None
+
+    @property
+    def opens(self) -> int:
+        """How many times this process has opened the registry file (each open may see what
+        other processes wrote meanwhile)."""
+        return self._conn.opens
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds to wait for another process to release the registry before raising
+        :class:`~mlmm.errors.WorkspaceLockedError`."""
+        return self._conn.lock_timeout
+
+    @property
+    def cache(self) -> dict[str, Any]:
+        """A dict kept with this process's connection to the registry file (shared by every
+        :class:`Workspace` on the same file) for state derived from the registry, such as the
+        registry's in-memory projection. Compare :attr:`opens` to know when it may be stale."""
+        return self._conn.cache
 
     def close(self) -> None:
         """Release the registry file now (it is also released after a short idle time)."""
@@ -862,7 +997,7 @@ class Workspace:
     # -- settings (append-only; the latest value of a key wins) -----------------------------
     def stored_settings(self) -> dict[str, Any]:
         """The settings set in this workspace (the latest value of each; an unset one is absent)."""
-        with self._connect() as con:
+        with self.connect() as con:
             rows = con.execute(
                 "SELECT key, arg_max(value, seq) FROM settings GROUP BY key"
             ).fetchall()
@@ -887,7 +1022,7 @@ class Workspace:
 
     def set_setting(self, key: str, value: Any, *, actor: str | None = None, reason: str | None = None) -> None:
         """Record a new value for a workspace setting (the old value stays in history)."""
-        with self._connect() as con:
+        with self.connect() as con:
             con.execute(
                 "INSERT INTO settings (ts, key, value, actor, reason) VALUES (?, ?, ?, ?, ?)",
                 [naive_utc(now()), key, json.dumps(value), current_actor(actor), reason],
@@ -925,17 +1060,22 @@ class Workspace:
     def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run SQL over this workspace's log with DuckDB; views ``predictions``, ``labels`` and
         ``quarantine`` are defined (``predictions`` already has the latest labels joined).
+        A query that cannot run raises :class:`~mlmm.errors.QueryError` (one line: the query
+        and DuckDB's reason).
 
         See :func:`mlmm.predictions.sql`.
         """
         from .predictions import sql
 
-        return sql(self, query, params)
+        try:
+            return sql(self, query, params)
+        except duckdb.Error as exc:
+            raise translate_error(exc, query=query) from None
 
     def info(self) -> dict[str, Any]:
         """What the workspace holds: paths, schema version, counts, sizes; ``read_only`` is
         False, or why this user cannot change the registry."""
-        with self._connect() as con:
+        with self.connect() as con:
             schema = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
             models, versions = con.execute(
                 "SELECT count(DISTINCT model_name), count(*) FROM versions"
@@ -1062,7 +1202,7 @@ def open_workspace(
     """
     ws = Workspace(path if path is not None else default_workspace_path(), registry=registry,
                    idle_seconds=idle_seconds, lock_timeout=lock_timeout)
-    with ws._connect():
+    with ws.connect():
         pass  # create the registry and run migrations now, so errors surface at open
     return ws
 

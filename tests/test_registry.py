@@ -884,7 +884,7 @@ def test_history_replays_to_the_state(ops: list[tuple[Any, ...]]) -> None:
             now_rows = reg.deployments().rows()
             now_versions = [m.to_dict() for m in reg.all_versions()]
             ws.close()
-            ws._conn.projection = None
+            ws.cache.pop("registry.projection", None)
             fresh = mlmm.open_workspace(tmp)
             assert fresh.registry.deployments().rows() == now_rows == model.rows()
             assert [m.to_dict() for m in fresh.registry.all_versions()] == now_versions
