@@ -70,7 +70,7 @@ class ModelMetadata:
         object.__setattr__(self, "model_type", ModelType.parse(self.model_type))
         object.__setattr__(self, "configuration", freeze(check_mapping(self.configuration, "configuration")))
         if "classes" in self.configuration or "feature_types" in self.configuration:
-            from ._index import check_config
+            from .._index import check_config
 
             check_config(self.configuration, self.name, str(self.version))
         object.__setattr__(self, "performance_metrics", freeze(check_metrics(self.performance_metrics)))
