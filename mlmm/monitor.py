@@ -257,10 +257,10 @@ def resolve_window(
     if since_deploy is not None and since_deploy is not False:
         target = version if since_deploy is True else str(Version.parse(str(since_deploy)))
         if target is None:
-            serving = ws.registry.state_as_of(None, name=model).filter(pl.col("environment") == env)
-            if serving.is_empty():
+            serving = ws.registry.serving_version(model, env)
+            if serving is None:
                 raise NotFoundError(f"{model} is not deployed in {env}; expected since_deploy=<version>")
-            target = serving.item(0, "version")
+            target = str(serving.version)
         events = ws.registry.history(model, target).filter(
             (pl.col("event") == "deployed") & (pl.col("environment") == env))
         if events.is_empty():
@@ -770,8 +770,7 @@ def degradation(
         window_args = {"last": "24h"}
     w = _window(ws, model, version, window, window_args)
     if w.version is None:
-        serving = ws.registry.state_as_of(None, name=model).filter(pl.col("environment") == "production")
-        vname = serving.item(0, "version") if not serving.is_empty() else str(ws.registry.get_latest(model).version)
+        vname = str(ws.registry.serving_version(model, or_latest=True).version)
     else:
         vname = w.version
     meta = ws.registry.get(model, vname)

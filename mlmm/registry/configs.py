@@ -151,8 +151,7 @@ class ConfigsMixin(RegistryStore):
         defaults to the previous revision.
         """
         if version is None:
-            prod = [m for m in self.get_production_models() if m.name == name]
-            version = prod[0].version if prod else self.get_latest(name).version
+            version = self.serving_version(name, or_latest=True).version
         revisions = self.config_revisions(name, version)
         count = len(revisions)
         target = count - 1 if to_revision is None else int(to_revision)

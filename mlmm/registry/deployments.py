@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._util import check_name, current_actor, to_utc
-from ..errors import ApprovalRequiredError, ConflictError, ValidationError
+from ..errors import ApprovalRequiredError, ConflictError, NotFoundError, ValidationError
 from ..version import Version
-from ._common import ENV_RANK, check_env
+from ._common import ENV_RANK, check_env, latest_metadata
 from ._store import RegistryStore
 from .metadata import ModelMetadata
 
@@ -148,6 +148,61 @@ class DeploymentsMixin(RegistryStore):
             self._event(con, "deployed", name, target, environment=env, actor=actor,
                         reason=reason or f"rollback from {current}", details={"rollback": True, "previous": current}, ts=when)
             return self._require(con, name, target)
+
+    def serving_version(self, name: str, environment: str = "production", *, at: Any = None,
+                        or_latest: bool = False) -> ModelMetadata | None:
+        """The version of ``name`` deployed in ``environment`` now (or at ``at``), or None.
+
+        This is the one answer to "which version serves in production": the deployed version,
+        not a canary beside it (see :meth:`deployments` for canaries).
+
+        Parameters
+        ----------
+        name
+            The model.
+        environment
+            One of :data:`~mlmm.registry.ENVIRONMENTS` (default ``"production"``).
+        at
+            A past time: the version that served then, as it was then (time travel). Default now.
+        or_latest
+            When no version is deployed there, return the latest release (as
+            :meth:`get_latest`; at ``at``: the latest registered by then) instead of None.
+
+        Returns
+        -------
+        ModelMetadata or None
+            None when nothing is deployed there and ``or_latest`` is False.
+
+        Raises
+        ------
+        NotFoundError
+            The model is not registered (or, at ``at``, did not exist yet).
+
+        Examples
+        --------
+        >>> import tempfile, mlmm
+        >>> reg = mlmm.open_workspace(tempfile.mkdtemp()).registry
+        >>> _ = reg.register("m", "1.0.0"), reg.register("m", "1.1.0")
+        >>> reg.serving_version("m") is None, str(reg.serving_version("m", or_latest=True).version)
+        (True, '1.1.0')
+        >>> _ = reg.deploy("m", "1.0.0")
+        >>> reg.set_traffic("m", "1.1.0", 0.1)  # a canary does not change what serves
+        >>> str(reg.serving_version("m").version)
+        '1.0.0'
+        """
+        env = check_env(environment)
+        when = to_utc(at, "at") if at is not None else None
+        with self.ws.connect() as con:
+            check_name(name, "name")
+            states = self._states(con, name=name, as_of=when)
+            if not states:
+                if when is None or not con.execute("SELECT 1 FROM versions WHERE model_name = ?", [name]).fetchone():
+                    raise NotFoundError(self._missing_model_message(con, name))
+                raise NotFoundError(f"model={name!r} did not exist at {when.isoformat()}")
+            serving = self._deployment_state(con, name=name, as_of=when).get((name, env), {}).get("version")
+            if serving is not None:
+                return next(m for m in states if str(m.version) == serving)
+            return latest_metadata(states) if or_latest else None
 
     def deployments(self, name: str | None = None) -> pl.DataFrame:
         """What serves where now: model, environment, version, since, canary version and share."""
