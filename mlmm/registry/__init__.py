@@ -49,5 +49,5 @@ class Registry(ModelsMixin, ConfigsMixin, DeploymentsMixin, HistoryMixin):
     :mod:`~mlmm.registry.models` (versions), :mod:`~mlmm.registry.configs` (configuration
     revisions), :mod:`~mlmm.registry.deployments` (approvals, deployments, what serves where)
     and :mod:`~mlmm.registry.history`; the events they write and read are in
-    :mod:`mlmm.registry._store`.
+    :mod:`mlmm.registry.store`.
     """

@@ -12,8 +12,8 @@ import polars as pl
 from .._util import UTC
 from ..errors import NotFoundError, ValidationError
 from ..version import Version
-from ._store import RegistryStore
 from .metadata import ModelMetadata
+from .store import RegistryStore
 
 __all__ = ["ConfigDiff", "diff_configs", "ConfigsMixin"]
 

@@ -12,8 +12,8 @@ from .._util import check_name, current_actor, to_utc
 from ..errors import ApprovalRequiredError, ConflictError, NotFoundError, ValidationError
 from ..version import Version
 from ._common import ENV_RANK, check_env, latest_metadata
-from ._store import RegistryStore
 from .metadata import ModelMetadata
+from .store import RegistryStore
 
 if TYPE_CHECKING:
     import duckdb

@@ -13,8 +13,8 @@ import polars as pl
 from .._util import UTC, check_name, naive_utc, to_utc
 from ..errors import NotFoundError, ValidationError
 from ..version import Version
-from ._store import OWN_KINDS, RegistryStore
 from .configs import diff_configs
+from .store import OWN_KINDS, RegistryStore
 
 __all__ = ["HistoryMixin"]
 

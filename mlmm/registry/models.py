@@ -24,8 +24,8 @@ from ._common import (
     latest_version,
     thaw,
 )
-from ._store import RegistryStore
 from .metadata import ModelMetadata, ModelType
+from .store import RegistryStore
 
 __all__ = ["ModelsMixin"]
 

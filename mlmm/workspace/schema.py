@@ -1,5 +1,6 @@
-"""The registry's schema: the forward-only migrations of every feature's tables, run when the
-registry file is opened."""
+"""The registry file's schema: the forward-only migrations of every feature's tables, run in order
+when the registry file is opened (the model registry's own tables are declared beside their queries,
+in :mod:`mlmm.registry.store`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import duckdb
 
 from .._util import naive_utc, now
 from ..errors import WorkspaceError
+from ..registry.store import REGISTRY_TABLES
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_schema", "check_read_only_schema", "migrate"]
 
@@ -22,38 +24,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         1,
         "registry: versions, append-only events, settings",
         [
-            "CREATE SEQUENCE IF NOT EXISTS event_seq START 1",
-            """CREATE TABLE versions (
-                model_name VARCHAR NOT NULL,
-                version VARCHAR NOT NULL,
-                major INTEGER NOT NULL, minor INTEGER NOT NULL, patch INTEGER NOT NULL,
-                prerelease VARCHAR,
-                model_type VARCHAR NOT NULL,
-                registered_at TIMESTAMP NOT NULL,
-                registered_by VARCHAR NOT NULL,
-                PRIMARY KEY (model_name, version))""",
-            # One row per change. A change sets one or more of the value columns; "current" is
-            # the latest non-null value per column (arg_max over seq). Nothing is ever updated.
-            """CREATE TABLE events (
-                seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
-                ts TIMESTAMP NOT NULL,
-                model_name VARCHAR NOT NULL,
-                version VARCHAR,
-                environment VARCHAR,
-                kind VARCHAR NOT NULL,
-                actor VARCHAR NOT NULL,
-                reason VARCHAR,
-                config VARCHAR,
-                metrics VARCHAR,
-                description VARCHAR,
-                tags VARCHAR,
-                traffic DOUBLE,
-                details VARCHAR)""",
-            "CREATE INDEX events_model ON events (model_name)",
-            # a random identity per registry file: a cached projection of another file (a
-            # workspace rebuilt in place) is recognised and dropped
-            "CREATE TABLE registry_info (registry_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)",
-            "INSERT INTO registry_info SELECT md5(random()::VARCHAR || now()::VARCHAR), now()::TIMESTAMP",
+            *REGISTRY_TABLES,  # versions, events, registry_info: mlmm.registry.store
             """CREATE TABLE settings (
                 seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
                 ts TIMESTAMP NOT NULL,

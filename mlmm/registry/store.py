@@ -2,9 +2,9 @@
 and the in-memory projection that folds the events into the current state (or the state at a
 time). Every other registry module reads and writes through :class:`RegistryStore`.
 
-The tables (``versions``, ``events``, ``registry_info``) are created by migration 1 in
-:mod:`mlmm.workspace.schema`: the migrations of every feature form one ordered, append-only list
-there, and the workspace runs them when it opens the file."""
+The tables (``versions``, ``events``, ``registry_info``) are declared here, in
+:data:`REGISTRY_TABLES`; :mod:`mlmm.workspace.schema` creates them in migration 1 (the migrations
+of every feature form one ordered, append-only list, run when the workspace opens the file)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,45 @@ if TYPE_CHECKING:
 
     from ..workspace import Workspace
 
-__all__ = ["EVENT_COLUMNS", "DEPLOY_KINDS", "OWN_KINDS", "Projection", "RegistryStore"]
+__all__ = ["REGISTRY_TABLES", "EVENT_COLUMNS", "DEPLOY_KINDS", "OWN_KINDS", "Projection", "RegistryStore"]
+
+# The registry's tables, as created by migration 1. Released: never edit these statements; a
+# change is a new migration in mlmm.workspace.schema. ``event_seq`` numbers the rows of every
+# append-only table of the workspace (events, settings, alerts, ...).
+REGISTRY_TABLES: list[str] = [
+    "CREATE SEQUENCE IF NOT EXISTS event_seq START 1",
+    """CREATE TABLE versions (
+        model_name VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        major INTEGER NOT NULL, minor INTEGER NOT NULL, patch INTEGER NOT NULL,
+        prerelease VARCHAR,
+        model_type VARCHAR NOT NULL,
+        registered_at TIMESTAMP NOT NULL,
+        registered_by VARCHAR NOT NULL,
+        PRIMARY KEY (model_name, version))""",
+    # One row per change. A change sets one or more of the value columns; "current" is
+    # the latest non-null value per column (arg_max over seq). Nothing is ever updated.
+    """CREATE TABLE events (
+        seq BIGINT PRIMARY KEY DEFAULT nextval('event_seq'),
+        ts TIMESTAMP NOT NULL,
+        model_name VARCHAR NOT NULL,
+        version VARCHAR,
+        environment VARCHAR,
+        kind VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        reason VARCHAR,
+        config VARCHAR,
+        metrics VARCHAR,
+        description VARCHAR,
+        tags VARCHAR,
+        traffic DOUBLE,
+        details VARCHAR)""",
+    "CREATE INDEX events_model ON events (model_name)",
+    # a random identity per registry file: a cached projection of another file (a
+    # workspace rebuilt in place) is recognised and dropped
+    "CREATE TABLE registry_info (registry_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)",
+    "INSERT INTO registry_info SELECT md5(random()::VARCHAR || now()::VARCHAR), now()::TIMESTAMP",
+]
 
 EVENT_COLUMNS = "seq, ts, model_name, version, environment, kind, actor, config, metrics, description, tags, traffic, details"
 
