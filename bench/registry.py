@@ -105,7 +105,7 @@ def _mlmm(tmp: Path, sizes: Sizes) -> dict[str, Any]:
         reg.get_latest(MODEL)
         cold.append(clock() - t0)
     out["latest_cold"] = _summary(cold)
-    out["opens"] = ws._conn.opens
+    out["opens"] = ws.opens
     ws.close()
     return out
 

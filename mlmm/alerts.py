@@ -319,7 +319,7 @@ def _fold(rows: list[tuple[Any, ...]]) -> dict[str, Alert]:
 
 
 def _all(ws: Workspace) -> dict[str, Alert]:
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(
             "SELECT seq, ts, alert_id, event, model_name, version, rule, severity, value, threshold, message, actor"
             " FROM alerts WHERE event IN ('raised', 'worsened', 'acknowledged', 'resolved', 'cleared') ORDER BY seq"
@@ -346,7 +346,7 @@ def check(ws: Workspace, *, models: Iterable[str] | None = None, window: str | N
     raised: list[Alert] = []
     worsened: list[Alert] = []
     cleared: list[Alert] = []
-    with ws.session(), ws._connect() as con:
+    with ws.session(), ws.connect() as con:
         current = {(a.model, a.rule): a for a in _all(ws).values() if a.is_open}
         for c in conditions:
             key = (c.model, c.rule)
@@ -386,7 +386,7 @@ def raise_alert(ws: Workspace, model: str, *, message: str, severity: str = "war
     when = now()
     c = Condition(model, version, rule, True, severity, message=str(message), details=dict(details or {}))
     have = next((a for a in _all(ws).values() if a.is_open and a.model == model and a.rule == rule), None)
-    with ws._connect() as con:
+    with ws.connect() as con:
         if have is None:
             alert_id = f"{rule}-{model}-{uuid.uuid4().hex[:8]}"
             _append(con, alert_id, "raised", c, who, None, c.details, when)
@@ -426,7 +426,7 @@ def _notify(ws: Workspace, alert: Alert, event: str) -> None:
         except Exception as exc:  # a broken hook must not stop the check
             log.error("alert hook %s %s failed for %s: %s", kind, target, alert.alert_id, exc)
             outcome, details = "notify_failed", {"hook": kind, "target": str(target), "error": str(exc)}
-        with ws._connect() as con:
+        with ws.connect() as con:
             _append(con, alert.alert_id, outcome, alert, _CHECKER, None, details, now())
 
 
@@ -458,7 +458,7 @@ def history(ws: Workspace, alert_id: str | None = None) -> pl.DataFrame:
     if alert_id is not None:
         sql += " WHERE alert_id = ?"
         params.append(alert_id)
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(sql + " ORDER BY seq", params).fetchall()
     schema = {"seq": pl.Int64, "ts": pl.Datetime("us"), "alert_id": pl.String, "event": pl.String,
               "model": pl.String, "version": pl.String, "rule": pl.String, "severity": pl.String,
@@ -479,7 +479,7 @@ def _change(ws: Workspace, alert_id: str, event: str, actor: str | None, reason:
         return alert
     who = current_actor(actor)
     when = now()
-    with ws._connect() as con:
+    with ws.connect() as con:
         _append(con, alert_id, event, alert, who, reason, None, when)
     return dataclasses.replace(alert, status=event, updated_at=when, actor=who)
 

@@ -9,6 +9,8 @@ exception                     raised when
 ``ValidationError``           an argument or input row is malformed (also a ``ValueError``)
 ``NotFoundError``             a model, version, revision or file does not exist (also a ``KeyError``)
 ``ConflictError``             the operation contradicts current state (duplicate version, ...)
+``QueryError``                a SQL query (``ws.sql``, ``ws.query``) cannot run: a syntax error, an
+                              unknown column or table, missing parameters, a bad conversion
 ``ApprovalRequiredError``     a deployment needs an approval by another person first
 ``WorkspaceLockedError``      another process held the registry longer than the timeout
 ``WorkspaceError``            the workspace directory is missing, unreadable or too new
@@ -31,6 +33,7 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "ApprovalRequiredError",
+    "QueryError",
     "WorkspaceError",
     "WorkspaceLockedError",
     "StorageError",
@@ -58,6 +61,19 @@ class ConflictError(MlmmError):
 
 class ApprovalRequiredError(ConflictError):
     """Deploying to an environment with an approval rule needs an approval by another actor."""
+
+
+class QueryError(MlmmError):
+    """A SQL query cannot run (a syntax error, an unknown column or table, missing
+    parameters, a value that does not convert).
+
+    The message is one line: the query (shortened) and DuckDB's reason, without the
+    engine's traceback; ``query`` is the full query text.
+    """
+
+    def __init__(self, message: str, query: str | None = None) -> None:
+        super().__init__(message)
+        self.query = query
 
 
 class WorkspaceError(MlmmError):

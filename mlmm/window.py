@@ -74,10 +74,10 @@ def resolve_window(
     if since_deploy is not None and since_deploy is not False:
         target = version if since_deploy is True else str(Version.parse(str(since_deploy)))
         if target is None:
-            serving = ws.registry.state_as_of(None, name=model).filter(pl.col("environment") == env)
-            if serving.is_empty():
+            serving = ws.registry.serving_version(model, env)
+            if serving is None:
                 raise NotFoundError(f"{model} is not deployed in {env}; expected since_deploy=<version>")
-            target = serving.item(0, "version")
+            target = str(serving.version)
         events = ws.registry.history(model, target).filter(
             (pl.col("event") == "deployed") & (pl.col("environment") == env))
         if events.is_empty():

@@ -32,7 +32,7 @@ def ws_path(tmp_path):
 
 def _add_tuning_runs(path: str, model: str, n: int) -> None:
     ws = mlmm.open_workspace(path)
-    with ws._connect() as con:
+    with ws.connect() as con:
         for i in range(n):
             con.execute(
                 "INSERT INTO tuning_runs (ts, run_id, model_name, version, kind, objective, improvement, applied,"

@@ -884,7 +884,7 @@ def test_history_replays_to_the_state(ops: list[tuple[Any, ...]]) -> None:
             now_rows = reg.deployments().rows()
             now_versions = [m.to_dict() for m in reg.all_versions()]
             ws.close()
-            ws._conn.projection = None
+            ws.cache.pop("registry.projection", None)
             fresh = mlmm.open_workspace(tmp)
             assert fresh.registry.deployments().rows() == now_rows == model.rows()
             assert [m.to_dict() for m in fresh.registry.all_versions()] == now_versions
@@ -916,3 +916,66 @@ def test_cache_sees_writes_from_another_process(tmp_path: Path) -> None:
     assert (str(latest.version), latest.created_by, dict(latest.performance_metrics)) == ("1.1.0", "child", {"accuracy": 0.5})
     assert reg.history("m")["actor"].to_list() == ["parent", "child"]
     ws.close()
+
+
+# ---------------------------------------------------------------------------- serving version
+def _old_copies(reg: Registry, name: str) -> list[str | None]:
+    """What the six copies of "which version serves in production" answered before
+    Registry.serving_version (monitor.degradation, tune, widgets, decisions.retraining_check,
+    rollback_config: deployed version else latest)."""
+    prod = [m for m in reg.get_production_models() if m.name == name]
+    by_models = str(prod[0].version) if prod else str(reg.get_latest(name).version)
+    frame = reg.deployments(name).filter(pl.col("environment") == "production")
+    by_frame = frame["version"][0] if frame.height else None
+    by_frame = by_frame if by_frame is not None else str(reg.get_latest(name).version)
+    return [by_models, by_frame]
+
+
+def test_serving_version_is_the_deployed_version_not_the_canary_and_agrees_with_the_old_copies(reg: Registry) -> None:
+    for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0-rc.1"):
+        reg.register("m", v, at=hours(0))
+    assert reg.serving_version("m") is None
+    assert str(reg.serving_version("m", or_latest=True).version) == "1.2.0"  # a pre-release is not the latest
+    assert _old_copies(reg, "m") == ["1.2.0", "1.2.0"]
+    reg.deploy("m", "1.0.0", at=hours(1))
+    reg.deploy("m", "1.1.0", env="staging", at=hours(1))
+    reg.set_traffic("m", "1.2.0", 0.2, at=hours(2))
+    serving = reg.serving_version("m")
+    assert serving is not None and str(serving.version) == "1.0.0" and serving.environment == "production"
+    assert str(reg.serving_version("m", "staging").version) == "1.1.0"
+    assert reg.serving_version("m", "development") is None
+    assert _old_copies(reg, "m") == ["1.0.0", "1.0.0"]
+    reg.deploy("m", "1.1.0", at=hours(3), reason="promote")
+    reg.update("m", "1.1.0", config={"threshold": 0.8})
+    # time travel: the version that served then, as it was then
+    assert str(reg.serving_version("m", at=hours(2.5)).version) == "1.0.0"
+    assert str(reg.serving_version("m", at=hours(3.5)).version) == "1.1.0"
+    assert reg.serving_version("m", at=hours(0.5)) is None
+    assert str(reg.serving_version("m", at=hours(0.5), or_latest=True).version) == "1.2.0"
+    assert dict(reg.serving_version("m", at=hours(3.5)).configuration) == {}
+    assert reg.serving_version("m").configuration["threshold"] == 0.8
+    with pytest.raises(NotFoundError, match=r"^model='nope' is not registered; registered models: m$"):
+        reg.serving_version("nope")
+    with pytest.raises(NotFoundError, match=r"^model='m' did not exist at 2025-12-31T00:00:00\+00:00$"):
+        reg.serving_version("m", at=hours(-24))
+    with pytest.raises(ValidationError, match="environment='prod'"):
+        reg.serving_version("m", "prod")
+
+
+def test_serving_version_with_only_a_canary_left_is_none(ws: mlmm.Workspace, reg: Registry) -> None:
+    """The copy in monitor.resolve_window(since_deploy=True) read the deployments table, whose
+    row stays while a canary runs after the deployed version was undeployed: it then took
+    ``None`` for the serving version and measured "since None was deployed". Nothing is
+    deployed there: it now says so."""
+    from mlmm import monitor
+
+    reg.register("m", "1.0.0", at=hours(0))
+    reg.register("m", "1.1.0", at=hours(0))
+    reg.deploy("m", "1.0.0", at=hours(1))
+    reg.set_traffic("m", "1.1.0", 0.1, at=hours(2))
+    reg.undeploy("m", version="1.0.0", at=hours(3))
+    assert reg.deployments("m").select("version", "canary_version").rows() == [(None, "1.1.0")]
+    assert reg.serving_version("m") is None
+    assert str(reg.serving_version("m", or_latest=True).version) == "1.1.0"
+    with pytest.raises(NotFoundError, match=r"^m is not deployed in production; expected since_deploy=<version>$"):
+        monitor.resolve_window(ws, "m", since_deploy=True)

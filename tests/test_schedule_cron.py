@@ -170,7 +170,7 @@ def test_two_run_due_at_once_run_a_cron_job_once(ws, tmp_path):
     assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
     results = sorted((r["status"] for o in outs for r in json.loads(o[0])), reverse=True)
     assert results in (["ok"], ["skipped", "ok"])  # the second saw the lock held, or found it not due any more
-    with mlmm.open_workspace(ws.path).session() as w, w._connect() as con:
+    with mlmm.open_workspace(ws.path).session() as w, w.connect() as con:
         events = con.execute("SELECT event, status FROM schedule_runs WHERE job = 'nap' AND run_id <> 'job-nap-old'"
                              " ORDER BY seq").fetchall()
     assert events == [("started", None), ("finished", "ok")]

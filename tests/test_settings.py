@@ -80,7 +80,7 @@ def test_set_each_type_is_stored_audited_and_shown(ws_path, key, text, stored, s
     assert out.stdout == f"{key} = {shown}\n"
     with mlmm.open_workspace(ws_path) as ws:
         assert ws.settings()[key] == stored
-        with ws._connect() as con:
+        with ws.connect() as con:
             history = con.execute("SELECT key, value, actor, reason FROM settings").fetchall()
         assert history == [(key, json.dumps(stored), "ops", "why")]
         row = next(r for r in describe_settings(ws) if r["name"] == key)

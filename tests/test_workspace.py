@@ -136,7 +136,7 @@ def test_a_version_1_workspace_migrates_forward_keeping_its_data(tmp_path: Path)
     try:
         assert ws.info()["schema_version"] == SCHEMA_VERSION == 7
         assert [str(m.version) for m in ws.registry.get_all("m")] == ["1.0.0"]
-        with ws._connect() as con:
+        with ws.connect() as con:
             assert con.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
     finally:
         ws.close()
@@ -230,7 +230,7 @@ def test_settings_are_append_only(tmp_path: Path) -> None:
         ws.set_setting("retention_days", 21, actor="ops")
         assert ws.setting("retention_days") == 21
         assert ws.setting("missing", "dflt") == "dflt"
-        with ws._connect() as con:
+        with ws.connect() as con:
             rows = con.execute("SELECT key, value, actor, reason FROM settings ORDER BY seq").fetchall()
     finally:
         ws.close()
@@ -243,9 +243,9 @@ def test_connection_closes_after_idle(tmp_path: Path) -> None:
     ws.registry.register("m", "1.0.0", actor="a")
     assert ws.lock_held  # kept for the burst
     assert wait_until(lambda: not ws.lock_held, timeout=5)
-    opens = ws._conn.opens
+    opens = ws.opens
     assert ws.registry.get_latest("m").version == "1.0.0"
-    assert ws._conn.opens == opens + 1  # reopened on demand
+    assert ws.opens == opens + 1  # reopened on demand
     ws.close()
     assert not ws.lock_held
 
@@ -253,11 +253,11 @@ def test_connection_closes_after_idle(tmp_path: Path) -> None:
 def test_burst_reuses_one_connection(tmp_path: Path) -> None:
     ws = mlmm.open_workspace(tmp_path, idle_seconds=5)
     try:
-        opens = ws._conn.opens
+        opens = ws.opens
         for i in range(20):
             ws.registry.register("m", f"1.0.{i}", actor="a")
             ws.registry.get_latest("m")
-        assert ws._conn.opens == opens
+        assert ws.opens == opens
     finally:
         ws.close()
 
@@ -265,7 +265,7 @@ def test_burst_reuses_one_connection(tmp_path: Path) -> None:
 def test_session_keeps_the_file_open(tmp_path: Path) -> None:
     ws = mlmm.open_workspace(tmp_path, idle_seconds=0.05)
     assert wait_until(lambda: not ws.lock_held)
-    opens = ws._conn.opens
+    opens = ws.opens
     with ws.session() as same:
         assert same is ws
         assert ws.lock_held
@@ -275,7 +275,7 @@ def test_session_keeps_the_file_open(tmp_path: Path) -> None:
         ws.registry.register("m", "1.1.0", actor="a")
         assert [str(m.version) for m in ws.registry.get_all("m")] == ["1.0.0", "1.1.0"]
         assert ws.lock_held
-    assert ws._conn.opens == opens + 1
+    assert ws.opens == opens + 1
     assert wait_until(lambda: not ws.lock_held, timeout=5)
 
 
@@ -346,7 +346,7 @@ def test_lock_timeout_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("MLMM_LOCK_TIMEOUT", "0.75")
     ws = mlmm.open_workspace(tmp_path)
     try:
-        assert ws._conn.lock_timeout == 0.75
+        assert ws.lock_timeout == 0.75
     finally:
         ws.close()
 
@@ -368,4 +368,66 @@ def test_idle_notebook_does_not_block_another_process(tmp_path: Path) -> None:
     # the long-lived workspace object sees the other process's write on its next call
     assert [str(m.version) for m in ws.registry.get_all("m")] == ["1.0.0", "1.1.0"]
     assert ws.registry.get("m", "1.1.0").created_by == "job"
+    ws.close()
+
+
+# -- the public storage boundary: connect(), query(), DuckDB errors as MlmmError ------------------
+def test_connect_and_query_read_the_registry(tmp_path: Path) -> None:
+    ws = mlmm.open_workspace(tmp_path)
+    ws.registry.register("m", "1.0.0", actor="ana")
+    with ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM versions").fetchone() == (1,)
+    frame = ws.query("SELECT model_name, version, registered_by FROM versions WHERE model_name = ?", ["m"])
+    assert frame.rows() == [("m", "1.0.0", "ana")]
+    assert ws.query("SELECT count(*) AS n FROM events").columns == ["n"]
+    ws.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "expected"),
+    [
+        ("SELECT nope FROM predictions", None,
+         "sql='SELECT nope FROM predictions': Binder Error: Referenced column \"nope\" not found in FROM clause!"),
+        ("SELCT 1", None, "sql='SELCT 1': Parser Error: syntax error at or near \"SELCT\""),
+        ("SELECT ?, ?", [1], "sql='SELECT ?, ?': Invalid Input Error: Values were not provided for the following"
+                             " parameters: 2"),
+    ],
+    ids=["bad-column", "syntax", "parameters"],
+)
+def test_sql_errors_are_query_errors_in_one_line(tmp_path: Path, query: str, params: list[int] | None,
+                                                 expected: str) -> None:
+    ws = mlmm.open_workspace(tmp_path)
+    with pytest.raises(mlmm.QueryError) as info:
+        ws.sql(query, params)
+    message = str(info.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message and "LINE 1" not in message
+    assert info.value.query == query
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no DuckDB traceback
+    assert not isinstance(info.value, duckdb.Error)
+    ws.close()
+
+
+def test_registry_query_errors_are_query_errors(tmp_path: Path) -> None:
+    ws = mlmm.open_workspace(tmp_path)
+    with pytest.raises(mlmm.QueryError, match=r"^registry=.*registry\.duckdb, sql='SELECT nope FROM versions':"
+                                              r" Binder Error: Referenced column \"nope\" not found"):
+        ws.query("SELECT nope FROM versions")
+    with pytest.raises(mlmm.QueryError, match=r"Parser Error: syntax error"):
+        ws.query("SELEC 1")
+    with (pytest.raises(mlmm.QueryError, match=r"^registry=.*: Catalog Error: Table with name nope does not exist!"),
+          ws.connect() as con):
+        con.execute("SELECT * FROM nope")
+    assert ws.query("SELECT 1 AS one").rows() == [(1,)]  # the connection is still usable
+    ws.close()
+
+
+def test_constraint_violation_is_a_conflict(tmp_path: Path) -> None:
+    ws = mlmm.open_workspace(tmp_path)
+    ws.registry.register("m", "1.0.0")
+    with (pytest.raises(mlmm.ConflictError, match=r"^registry=.*: Constraint Error: Duplicate key \"model_name: m, version: 1.0.0\""
+                                                  r".*; expected a change that keeps the registry consistent"),
+          ws.connect() as con):
+        con.execute("INSERT INTO versions SELECT * FROM versions")
+    assert ws.query("SELECT count(*) FROM versions").item() == 1
     ws.close()

@@ -61,7 +61,7 @@ def canary_check(ws: Workspace, model: str, *, env: str = "production", alpha: f
     stable, canary, share = state.item(0, "version"), state.item(0, "canary_version"), state.item(0, "canary_share")
     # the canary's first traffic event of the current run: walk back while its share was > 0,
     # stopping at a deploy or undeploy in the environment (they end a canary run too)
-    with ws._connect() as con:
+    with ws.connect() as con:
         events = con.execute("SELECT ts, kind, version, traffic FROM events WHERE model_name = ? AND environment = ?"
                              " AND kind IN ('traffic', 'deployed', 'undeployed') ORDER BY seq DESC", [model, env]).fetchall()
     start = None

@@ -39,10 +39,10 @@ def validate(ws: Workspace, model: str, version: str, *, tolerance: float = 0.01
     and no metric more than ``tolerance`` (absolute) below the production version's."""
     meta = ws.registry.get(model, version)
     metrics_ = {k: float(v) for k, v in dict(meta.performance_metrics).items() if isinstance(v, (int, float))}
-    prod = [m for m in ws.registry.get_production_models() if m.name == model]
+    prod = ws.registry.serving_version(model)
     config = dict(meta.configuration)
-    if prod and not any(k == "alert_accuracy" or k.startswith("min_") for k in config):
-        config = dict(prod[0].configuration)  # the floors are the model's: take production's when the candidate has none
+    if prod is not None and not any(k == "alert_accuracy" or k.startswith("min_") for k in config):
+        config = dict(prod.configuration)  # the floors are the model's: take production's when the candidate has none
     wanted = dict(floors or {})
     if not wanted:
         if config.get("alert_accuracy") is not None:
@@ -56,9 +56,9 @@ def validate(ws: Workspace, model: str, version: str, *, tolerance: float = 0.01
         checks.append({"check": f"{metric} >= floor {floor:g}", "value": value, "limit": floor,
                        "passed": value is not None and value >= floor,
                        "why": "no stored value" if value is None else ""})
-    production = str(prod[0].version) if prod else None
+    production = str(prod.version) if prod is not None else None
     if production is not None and production != str(meta.version):
-        pm = {k: float(v) for k, v in dict(prod[0].performance_metrics).items() if isinstance(v, (int, float))}
+        pm = {k: float(v) for k, v in dict(prod.performance_metrics).items() if isinstance(v, (int, float))}
         for metric in sorted(set(pm) & set(metrics_)):
             if metric in ("accuracy", "precision", "recall", "f1", "auc", "specificity"):
                 checks.append({"check": f"{metric} not below production {production} - {tolerance:g}",

@@ -88,7 +88,7 @@ def _executed_phases(ws: Workspace, model: str, version: str, env: str, until: _
     """The canary phases of ``version`` in the registry, each with its logged split and SRM."""
     from ..predictions import read_predictions
 
-    with ws._connect() as con:
+    with ws.connect() as con:
         events = con.execute(
             "SELECT ts, kind, version, traffic FROM events WHERE model_name = ? AND environment = ?"
             " AND kind IN ('traffic', 'deployed', 'undeployed') ORDER BY seq", [model, env]).fetchall()

@@ -60,7 +60,7 @@ class StoredTest:
 def _append(ws: Workspace, test_id: str, event: str, *, config: ABTestConfig | None = None, status: str,
             decision: str | None = None, actor: str | None = None, reason: str | None = None,
             details: Mapping[str, Any] | None = None, at: _dt.datetime | None = None) -> None:
-    with ws._connect() as con:
+    with ws.connect() as con:
         con.execute(
             "INSERT INTO ab_tests (ts, test_id, event, model_name, config, status, decision, actor, reason, details)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -84,7 +84,7 @@ def create_test(ws: Workspace, config: ABTestConfig, *, start: bool = True, test
     ws.registry.get(config.model, config.version_b)
     test_id = test_id or f"ab-{config.model}-{uuid.uuid4().hex[:8]}"
     when = to_utc(at, "at") if at is not None else now()
-    with ws._connect() as con:
+    with ws.connect() as con:
         if con.execute("SELECT 1 FROM ab_tests WHERE test_id = ?", [test_id]).fetchone():
             raise ConflictError(f"test_id={test_id!r} exists; expected a new id")
     _append(ws, test_id, "created", config=config, status="draft", actor=actor, reason=reason, at=when)
@@ -95,7 +95,7 @@ def create_test(ws: Workspace, config: ABTestConfig, *, start: bool = True, test
 
 def get_test(ws: Workspace, test_id: str) -> StoredTest:
     """A stored test, folded from its events."""
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute("SELECT ts, event, config, status, decision, actor, reason FROM ab_tests WHERE test_id = ?"
                            " ORDER BY seq", [test_id]).fetchall()
     if not rows:
@@ -123,7 +123,7 @@ def get_test(ws: Workspace, test_id: str) -> StoredTest:
 
 def list_tests(ws: Workspace, model: str | None = None) -> pl.DataFrame:
     """Every test with its current status, newest first."""
-    with ws._connect() as con:
+    with ws.connect() as con:
         ids = [r[0] for r in con.execute(
             "SELECT test_id FROM ab_tests WHERE (? IS NULL OR model_name = ?) GROUP BY test_id ORDER BY max(seq) DESC",
             [model, model]).fetchall()]
@@ -194,7 +194,7 @@ def record_evaluation(ws: Workspace, test_id: str, result: ABTestResult, *, acto
 def evaluations(ws: Workspace, test_id: str) -> pl.DataFrame:
     """The recorded evaluations and decisions of a test, oldest first."""
     get_test(ws, test_id)
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute("SELECT ts, event, status, decision, actor, reason, details FROM ab_tests WHERE test_id = ?"
                            " ORDER BY seq", [test_id]).fetchall()
     out = []

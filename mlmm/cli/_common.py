@@ -136,10 +136,10 @@ def error_message(exc: BaseException) -> str | None:
         return str(StorageError.from_os_error(exc, action=action))
     duckdb = sys.modules.get("duckdb")
     if duckdb is not None and isinstance(exc, duckdb.Error):  # e.g. a Parquet file it cannot open
-        from ..workspace import _os_error_in
+        from ..workspace import os_error_in
 
         text = " ".join(str(exc).split())
-        number = _os_error_in(text)
+        number = os_error_in(text)
         if number is not None:
             return f"{text}; {StorageError.advice(number, access='access')}"
     return None

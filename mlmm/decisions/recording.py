@@ -214,7 +214,7 @@ def decisions(ws: Workspace, model: str | None = None) -> pl.DataFrame:
     if model is not None:
         sql += " AND model_name = ?"
         params.append(check_name(model, "model"))
-    with ws._connect() as con:
+    with ws.connect() as con:
         found = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
     rows = []
     for ts, name, version, actor, reason, details in found:

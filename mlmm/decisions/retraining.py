@@ -92,8 +92,7 @@ def retraining_check(ws: Workspace, model: str, *, until: Any = None, settings: 
 
     conf = {**load_config(ws)["retraining"], **dict(settings or {})}
     end = to_utc(until, "until") if until is not None else (monitor.last_prediction_time(ws, model) or now())
-    prod = ws.registry.deployments(model).filter(pl.col("environment") == "production")
-    version = prod["version"][0] if prod.height else str(ws.registry.get_latest(model).version)
+    version = str(ws.registry.serving_version(model, or_latest=True).version)
     meta = ws.registry.get(model, version)
     triggers = []
 

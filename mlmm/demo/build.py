@@ -192,7 +192,7 @@ def _ab_tests(ws: Workspace) -> list[str]:
     mismatch)."""
     from .. import ab
 
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute("SELECT model_name, version, ts, traffic FROM events WHERE kind = 'traffic'"
                            " AND environment = 'production' ORDER BY seq").fetchall()
 

@@ -225,7 +225,7 @@ def set_reference(
     write_parquet_atomic(sample, path)
     who = current_actor(actor)
     when = now()
-    with ws._connect() as con:
+    with ws.connect() as con:
         con.execute(
             "INSERT INTO drift_references (ts, reference_id, model_name, version, source, n_rows, columns, sketch,"
             " sample_path, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -265,7 +265,7 @@ _REF_COLS = "ts, reference_id, model_name, version, source, n_rows, columns, ske
 
 def get_reference(ws: Workspace, model: str, version: str | None = None, *, reference_id: str | None = None) -> StoredReference:
     """A stored reference by id, or the newest for ``model`` (preferring one of ``version``)."""
-    with ws._connect() as con:
+    with ws.connect() as con:
         if reference_id is not None:
             row = con.execute(f"SELECT {_REF_COLS} FROM drift_references WHERE reference_id = ?", [reference_id]).fetchone()
             if row is None:
@@ -291,7 +291,7 @@ def list_references(ws: Workspace, model: str | None = None) -> pl.DataFrame:
     if model is not None:
         sql += " WHERE model_name = ?"
         params.append(model)
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
     return pl.DataFrame(
         [(r[0], r[1], r[2], r[3], r[4], len(json.loads(r[5])), r[6].replace(tzinfo=_dt.UTC), r[7], r[8]) for r in rows],
@@ -390,7 +390,7 @@ def _record(ws: Workspace, result: DriftCheck, actor: str) -> None:
                      c.column, c.test, _num(c.statistic), _num(c.p_value), _num(c.threshold),
                      None if c.drifted is None else bool(c.drifted), bool(result.dataset_drift),
                      float(result.report.drifted_share), actor])
-    with ws._connect() as con:
+    with ws.connect() as con:
         con.executemany(
             "INSERT INTO drift_results (ts, check_id, model_name, version, reference, window_label, window_since,"
             " window_until, column_name, test, statistic, p_value, threshold, drifted, dataset_drift, drifted_share, actor)"
@@ -413,7 +413,7 @@ def history(ws: Workspace, model: str, *, column: str | None = None) -> pl.DataF
     if column is not None:
         sql += " AND column_name = ?"
         params.append(column)
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(sql + " ORDER BY seq", params).fetchall()
     schema = {"ts": pl.Datetime("us"), "check_id": pl.String, "version": pl.String, "reference": pl.String,
               "window": pl.String, "since": pl.Datetime("us"), "until": pl.Datetime("us"), "column": pl.String,

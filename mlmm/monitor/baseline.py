@@ -135,8 +135,7 @@ def degradation(
         window_args = {"last": "24h"}
     w = window_of(ws, model, version, window, window_args)
     if w.version is None:
-        serving = ws.registry.state_as_of(None, name=model).filter(pl.col("environment") == "production")
-        vname = serving.item(0, "version") if not serving.is_empty() else str(ws.registry.get_latest(model).version)
+        vname = str(ws.registry.serving_version(model, or_latest=True).version)
     else:
         vname = w.version
     meta = ws.registry.get(model, vname)

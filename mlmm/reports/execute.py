@@ -137,7 +137,7 @@ def run(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *, ws
     final = root / started_at.strftime("%Y-%m-%d") / f"{path.stem}-{model}-{started_at:%H%M%S}-{run_id[-4:]}"
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, final)
-    with ws._connect() as con:
+    with ws.connect() as con:
         con.execute(
             "INSERT INTO report_runs (ts, run_id, job, notebook, parameters, status, seconds, decision, reason, path,"
             " actor, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -30,7 +30,7 @@ def runs(ws: Workspace, *, notebook: str | None = None) -> Any:
     if notebook is not None:
         sql += " WHERE notebook = ?"
         params.append(notebook)
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
     return pl.DataFrame(rows, schema={"ts": pl.Datetime("us"), "run_id": pl.String, "job": pl.String,
                                       "notebook": pl.String, "parameters": pl.String, "status": pl.String,

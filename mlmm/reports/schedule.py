@@ -177,7 +177,7 @@ def _job(ws: Workspace, name: str) -> Job:
 
 def _last(ws: Workspace) -> dict[str, dict[str, Any]]:
     """Per job: the last start, the last finish and its status."""
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(
             "SELECT job, event, arg_max(ts, seq), arg_max(status, seq), arg_max(run_id, seq) FROM schedule_runs"
             " GROUP BY job, event").fetchall()
@@ -310,7 +310,7 @@ def runs(ws: Workspace, job: str | None = None, *, limit: int = 50) -> pl.DataFr
     """Finished job runs, newest first."""
     sql = ("SELECT ts, run_id, job, status, seconds, detail FROM schedule_runs WHERE event = 'finished'"
            + (" AND job = ?" if job else "") + " ORDER BY seq DESC LIMIT ?")
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(sql, ([job] if job else []) + [limit]).fetchall()
     return pl.DataFrame(rows, schema={"ts": pl.Datetime("us"), "run_id": pl.String, "job": pl.String,
                                       "status": pl.String, "seconds": pl.Float64, "detail": pl.String},
@@ -319,7 +319,7 @@ def runs(ws: Workspace, job: str | None = None, *, limit: int = 50) -> pl.DataFr
 
 def _append(ws: Workspace, run_id: str, job: str, event: str, when: _dt.datetime, status: str | None = None,
             seconds: float | None = None, detail: dict[str, Any] | None = None) -> None:
-    with ws._connect() as con:
+    with ws.connect() as con:
         con.execute("INSERT INTO schedule_runs (ts, run_id, job, event, status, seconds, detail, host, pid)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [naive_utc(when), run_id, job, event, status, seconds,
@@ -484,7 +484,7 @@ class Health:
 
 def _history(ws: Workspace) -> dict[str, tuple[int, _dt.datetime | None]]:
     """Per job: failed runs since its last ``ok`` one (failures in a row) and that run's start."""
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute("""
             WITH f AS (SELECT seq, run_id, job, status FROM schedule_runs WHERE event = 'finished'),
                  ok AS (SELECT job, max(seq) AS seq, arg_max(run_id, seq) AS run_id FROM f WHERE status = 'ok'

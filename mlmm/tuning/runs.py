@@ -61,7 +61,7 @@ def store_run(ws: Workspace, run: TuningRun, actor: str, reason: str | None) -> 
     reason : why, or None.
     """
     table = run.table.head(2000).with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%z"))
-    with ws._connect() as con:
+    with ws.connect() as con:
         con.execute(
             "INSERT INTO tuning_runs (ts, run_id, model_name, version, kind, objective, current, best, improvement,"
             " improvement_low, improvement_high, clears_minimum, applied, summary, result_table, actor, reason)"
@@ -80,7 +80,7 @@ def history(ws: Workspace, model: str | None = None) -> pl.DataFrame:
     if model is not None:
         sql += " WHERE model_name = ?"
         params.append(model)
-    with ws._connect() as con:
+    with ws.connect() as con:
         rows = con.execute(sql + " ORDER BY seq DESC", params).fetchall()
     return pl.DataFrame(rows, schema={"ts": pl.Datetime("us"), "run_id": pl.String, "model": pl.String,
                                       "version": pl.String, "kind": pl.String, "objective": pl.String,

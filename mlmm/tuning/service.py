@@ -53,8 +53,7 @@ __all__ = ["adaptive", "grid_search_detector", "tune_threshold"]
 def _version(ws: Workspace, model: str, version: str | None) -> Any:
     if version is not None:
         return ws.registry.get(model, version)
-    prod = [m for m in ws.registry.get_production_models() if m.name == model]
-    return prod[0] if prod else ws.registry.get_latest(model)
+    return ws.registry.serving_version(model, or_latest=True)
 
 
 def _float(value: Any) -> float | None:

@@ -146,8 +146,7 @@ class MonitorPanel(Panel):
 
     def _serving(self, name: str) -> Any:
         assert self.ws is not None
-        prod = [m for m in self.ws.registry.get_production_models() if m.name == name]
-        return prod[0] if prod else self.ws.registry.get_latest(name)
+        return self.ws.registry.serving_version(name, or_latest=True)
 
     def refresh(self) -> None:
         """Re-read the registry and the prediction log."""
